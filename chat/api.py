@@ -1,0 +1,67 @@
+"""The JSON HTTP API: tokens, users, health, and JSON errors for every HTTP failure."""
+
+from datetime import datetime, timezone
+
+from flask import Blueprint, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from . import auth, protocol
+
+bp = Blueprint("api", __name__)
+
+
+def services():
+    """The running process's Services."""
+    return current_app.extensions["chat"]
+
+
+def json_error(status, code, detail):
+    """A response with PROTOCOL.md's error body."""
+    response = jsonify(error={"code": code, "detail": detail})
+    response.status_code = status
+    return response
+
+
+def register_error_handlers(app):
+    """Answer every HTTP error, and any crash, in JSON with no traceback."""
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc):
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return json_error(exc.code or 500, code, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def crash(exc):
+        app.logger.exception("request failed: %s", exc)
+        return json_error(500, "internal_error", "the server failed; the error is logged")
+
+
+@bp.post("/api/token")
+def issue_token():
+    """Trade a name (names and open modes) for a signed token."""
+    chat = services()
+    if chat.settings.auth == "token":
+        return json_error(403, "forbidden", "in token mode tokens come from the operator")
+    body = request.get_json(silent=True)
+    name = protocol.normalize_name(body.get("name")) if isinstance(body, dict) else None
+    if name is None:
+        return json_error(400, "bad_name", "name must be 1-32 letters, digits, '_', '-' or '.'")
+    name = chat.store.remember_user(name)
+    token, expires = chat.tokens.issue(name)
+    return jsonify(token=token, user=name,
+                   expires=datetime.fromtimestamp(expires, timezone.utc).isoformat().replace("+00:00", "Z"))
+
+
+@bp.get("/api/users")
+def online_users():
+    """Who is online."""
+    chat = services()
+    if chat.settings.auth != "open" and auth.current_user(chat.tokens, chat.settings.auth) is None:
+        return json_error(401, "unauthenticated", "log in first")
+    return jsonify(online=chat.registry.online())
+
+
+@bp.get("/healthz")
+def health():
+    """200 while this process can serve."""
+    return jsonify(status="ok")

@@ -1,0 +1,43 @@
+"""Every exception the chat server raises on purpose, under one root."""
+
+
+class ChatError(Exception):
+    """Raised for any failure the chat server anticipates."""
+
+
+class SettingsError(ChatError):
+    """Raised when a CHAT_* setting is malformed; the message names it."""
+
+
+class TransportError(ChatError):
+    """Raised when a WebSocket connection must end; `code` is the close code."""
+
+    code = 1011
+
+
+class ConnectionLost(TransportError):
+    """Raised when the peer went away without a close handshake."""
+
+    code = 1006
+
+
+class ProtocolViolation(TransportError):
+    """Raised when a client breaks RFC 6455 (close 1002)."""
+
+    code = 1002
+
+
+class FrameTooBig(TransportError):
+    """Raised when a frame or message announces more than the size limit (close 1009)."""
+
+    code = 1009
+
+
+class FrameRejected(ChatError):
+    """Raised when a client frame is refused; it becomes an `error` frame."""
+
+    def __init__(self, code, detail, cid=None):
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+        self.cid = cid

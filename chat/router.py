@@ -1,0 +1,122 @@
+"""Accepting messages and routing them: store, acknowledge, publish, deliver.
+
+Views and the transport hand frames in; the router talks to the store and the
+broker; the broker's deliveries reach the registry's sockets.
+"""
+
+import logging
+
+from . import protocol, wsproto
+from .errors import FrameRejected
+from .registry import TooManyConnections
+
+log = logging.getLogger(__name__)
+
+BACKLOG_DEFAULT = 50
+BACKLOG_MAX = 1000
+
+
+class Router:
+    """The chat logic of one process."""
+
+    def __init__(self, settings, store, registry, broker):
+        self.settings = settings
+        self.store = store
+        self.registry = registry
+        self.broker = broker
+        broker.subscribe(self.deliver)
+
+    # -- connections ------------------------------------------------------
+
+    def serve(self, user, ws, since=None):
+        """Run one accepted socket for `user` until it closes."""
+        user = self.store.remember_user(user)
+        try:
+            first = self.registry.add(user, ws)
+        except TooManyConnections as exc:
+            ws.close(1008, str(exc))
+            ws.receive()  # wait for the peer's close
+            return
+        ws.on_close = lambda closed: self._disconnected(user, closed)
+        self._greet(user, ws, since)
+        if first:
+            # hello already told this socket; the others learn it here.
+            self.broker.publish({"kind": "presence", "user": user, "online": True, "origin": id(ws)})
+        self._read_loop(user, ws)
+
+    def _greet(self, user, ws, since):
+        """hello, then the backlog of PROTOCOL.md, then synced."""
+        last_id = self.store.last_id()
+        ws.send_json(protocol.hello(user, self.registry.online(), last_id))
+        limit = BACKLOG_MAX if since is not None else BACKLOG_DEFAULT
+        records, truncated = self.store.backlog(user, since, limit)
+        for record in records:
+            ws.send_json(protocol.message(record))
+        newest = records[-1].id if records else 0
+        # Without `since` the last 50 are a courtesy, not a cut: never "truncated".
+        ws.send_json(protocol.synced(max(last_id, newest), truncated and since is not None))
+
+    def _read_loop(self, user, ws):
+        while True:
+            data = ws.receive()
+            if data is None:
+                return
+            if isinstance(data, bytes):
+                ws.close(1003, "binary frames are not supported")
+                continue
+            try:
+                self.accept(user, protocol.parse_client_frame(data, self.settings.max_message_chars), ws)
+            except FrameRejected as exc:
+                ws.send_json(protocol.error(exc.code, exc.detail, exc.cid))
+
+    def _disconnected(self, user, ws):
+        if self.registry.remove(user, ws):
+            self.broker.publish({"kind": "presence", "user": user, "online": False})
+
+    # -- messages ---------------------------------------------------------
+
+    def accept(self, user, message, origin=None):
+        """Store `message` from `user`, acknowledge it to `origin`, publish it.
+
+        Raises FrameRejected for an unknown recipient. Returns the stored record.
+        """
+        to_user = None
+        if message.to_user is not None:
+            to_user = self.store.display_name(message.to_user)
+            if to_user is None:
+                raise FrameRejected("unknown_user", f"nobody called {message.to_user} has logged in", message.cid)
+        record, created = self.store.add_message(user, to_user, message.msg, message.cid)
+        if origin is not None:
+            origin.send_json(protocol.message(record, message.cid))
+        if created:
+            self.broker.publish({"kind": "message", "message": record, "origin": id(origin)})
+        return record
+
+    # -- delivery ---------------------------------------------------------
+
+    def deliver(self, event):
+        """Send a published event to every local socket it concerns."""
+        if event["kind"] == "message":
+            record = event["message"]
+            frame = wsproto.text_frame(protocol.encode(protocol.message(record)))
+            self._send_to(self._audience(record), frame, skip=event.get("origin"))
+        elif event["kind"] == "presence":
+            frame = wsproto.text_frame(protocol.encode(protocol.presence(event["user"], event["online"])))
+            self._send_to(self.registry.all_sockets(), frame, skip=event.get("origin"))
+
+    def _audience(self, record):
+        if record.to_user is None:
+            return self.registry.all_sockets()
+        return set(self.registry.sockets_of(record.from_user)) | set(self.registry.sockets_of(record.to_user))
+
+    @staticmethod
+    def _send_to(sockets, frame, skip=None):
+        # One encoded frame, the same bytes to every socket.
+        for ws in sockets:
+            if id(ws) != skip:
+                ws.send_frame(frame)
+
+    def close_all(self, code, reason):
+        """Close every local socket (a restart: clients reconnect with `since`)."""
+        for ws in self.registry.all_sockets():
+            ws.close(code, reason)

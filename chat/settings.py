@@ -1,0 +1,152 @@
+"""The CHAT_* settings of PROTOCOL.md, read once from the environment.
+
+Every value is cast and checked here; a malformed one raises SettingsError
+naming the variable, so the server never starts half-configured.
+"""
+
+import os
+from dataclasses import dataclass, fields
+from urllib.parse import urlsplit
+
+from .errors import SettingsError
+
+AUTH_MODES = ("names", "token", "open")
+
+
+def _int(low, high=None):
+    def cast(name, raw):
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"{name}={raw!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
+            raise SettingsError(f"{name}={raw!r} must be {bounds}")
+        return value
+    return cast
+
+
+def _positive(name, raw):
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number") from None
+    if not 0 < value < float("inf"):
+        raise SettingsError(f"{name}={raw!r} must be more than 0")
+    return value
+
+
+def _flag(name, raw):
+    if raw not in ("0", "1"):
+        raise SettingsError(f"{name}={raw!r} must be 0 or 1")
+    return raw == "1"
+
+
+def _choice(*allowed):
+    def cast(name, raw):
+        if raw not in allowed:
+            raise SettingsError(f"{name}={raw!r} must be one of {', '.join(allowed)}")
+        return raw
+    return cast
+
+
+def _text(name, raw):
+    return raw
+
+
+def _url(*schemes):
+    def cast(name, raw):
+        if not raw:
+            return None
+        if urlsplit(raw).scheme not in schemes:
+            raise SettingsError(f"{name}={raw!r} must start with {' or '.join(s + '://' for s in schemes)}")
+        return raw
+    return cast
+
+
+def _origins(name, raw):
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    for origin in origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+            raise SettingsError(f"{name}: {origin!r} is not an origin like https://chat.example.com")
+    return origins
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed settings; field metadata holds the variable, its default and its cast."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    data_dir: str = "./var"
+    database_url: str | None = None
+    redis_url: str | None = None
+    auth: str = "names"
+    secret_key: str = ""
+    allowed_origins: tuple = ()
+    echo_endpoint: bool = False
+    max_frame_bytes: int = 65536
+    max_message_chars: int = 4000
+    rate_per_second: float = 20.0
+    rate_burst: int = 40
+    max_connections_per_user: int = 10
+    max_queue_bytes: int = 1 << 20
+    ping_interval: float = 20.0
+    idle_timeout: float = 60.0
+    token_lifetime: float = 30 * 86400.0
+
+    @property
+    def database_path(self):
+        """The SQLite file the default database URL points at."""
+        return os.path.join(self.data_dir, "chat.db")
+
+
+# variable, field, cast: one line per setting, the only place that names them.
+_SPEC = (
+    ("CHAT_HOST", "host", _text),
+    ("CHAT_PORT", "port", _int(0, 65535)),
+    ("CHAT_WORKERS", "workers", _int(1, 512)),
+    ("CHAT_DATA_DIR", "data_dir", _text),
+    ("CHAT_DATABASE_URL", "database_url", _url("sqlite", "postgresql")),
+    ("CHAT_REDIS_URL", "redis_url", _url("redis", "rediss")),
+    ("CHAT_AUTH", "auth", _choice(*AUTH_MODES)),
+    ("CHAT_SECRET_KEY", "secret_key", _text),
+    ("CHAT_ALLOWED_ORIGINS", "allowed_origins", _origins),
+    ("CHAT_ECHO_ENDPOINT", "echo_endpoint", _flag),
+    ("CHAT_MAX_FRAME_BYTES", "max_frame_bytes", _int(1024, 64 << 20)),
+    ("CHAT_MAX_MESSAGE_CHARS", "max_message_chars", _int(1, 1 << 20)),
+    ("CHAT_RATE_PER_SECOND", "rate_per_second", _positive),
+    ("CHAT_RATE_BURST", "rate_burst", _int(1)),
+    ("CHAT_MAX_CONNECTIONS_PER_USER", "max_connections_per_user", _int(1)),
+    ("CHAT_MAX_QUEUE_BYTES", "max_queue_bytes", _int(1024)),
+    ("CHAT_PING_INTERVAL", "ping_interval", _positive),
+    ("CHAT_IDLE_TIMEOUT", "idle_timeout", _positive),
+    ("CHAT_TOKEN_LIFETIME", "token_lifetime", _positive),
+)
+
+VARIABLES = tuple(variable for variable, _, _ in _SPEC)
+
+
+def from_environ(environ=None):
+    """Build Settings from `environ` (default: os.environ); raise SettingsError if malformed."""
+    environ = os.environ if environ is None else environ
+    values = {}
+    for variable, field, cast in _SPEC:
+        raw = environ.get(variable)
+        if raw is not None and (raw.strip() or field in ("secret_key", "allowed_origins")):
+            values[field] = cast(variable, raw.strip())
+    settings = Settings(**values)
+    if settings.idle_timeout <= settings.ping_interval:
+        raise SettingsError("CHAT_IDLE_TIMEOUT must be longer than CHAT_PING_INTERVAL")
+    if settings.redis_url:
+        raise SettingsError("CHAT_REDIS_URL: the Redis broker is not part of this version yet")
+    if settings.workers > 1:
+        raise SettingsError("CHAT_WORKERS > 1 needs CHAT_REDIS_URL: workers share users through Redis")
+    if settings.database_url and not settings.database_url.startswith("sqlite"):
+        raise SettingsError("CHAT_DATABASE_URL: only sqlite:// is supported in this version")
+    return settings
+
+
+assert {f for _, f, _ in _SPEC} == {f.name for f in fields(Settings)}

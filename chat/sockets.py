@@ -1,0 +1,55 @@
+"""The WebSocket endpoints: /ws/<username> (chat) and /echo (conformance only)."""
+
+from flask import Blueprint, Response, abort, request
+
+from . import auth, protocol
+from .api import json_error, services
+
+bp = Blueprint("sockets", __name__)
+
+
+def _upgrade():
+    ws = request.environ.get("wsgi.websocket")
+    if ws is None:
+        abort(400, "this endpoint speaks WebSocket only")
+    return ws
+
+
+def _accept(ws, settings, keepalive):
+    ws.accept(settings.max_frame_bytes, settings.max_queue_bytes, keepalive)
+
+
+@bp.route("/ws/<username>", websocket=True)
+def chat_socket(username):
+    """Check name, origin, identity and `since`; then serve the chat protocol."""
+    ws = _upgrade()
+    chat = services()
+    name = protocol.normalize_name(username)
+    if name is None:
+        return json_error(400, "bad_name", "a username is 1-32 letters, digits, '_', '-' or '.'")
+    refusal = auth.handshake_refusal(name, chat.tokens, chat.settings)
+    if refusal:
+        return json_error(*refusal)
+    since = request.args.get("since")
+    if since is not None:
+        if not since.isdigit() or len(since) > 18:
+            return json_error(400, "bad_since", "since must be a message id (a whole number)")
+        since = int(since)
+    _accept(ws, chat.settings, chat.keepalive)
+    chat.router.serve(name, ws, since)
+    return Response(status=204)
+
+
+@bp.route("/echo", websocket=True)
+def echo_socket():
+    """Echo every message back, through the same transport (CHAT_ECHO_ENDPOINT=1)."""
+    ws = _upgrade()
+    chat = services()
+    if not chat.settings.echo_endpoint:
+        abort(404)
+    if not auth.origin_allowed(request.environ, chat.settings.allowed_origins):
+        return json_error(403, "bad_origin", "this Origin may not open sockets here")
+    _accept(ws, chat.settings, chat.keepalive)
+    while (message := ws.receive()) is not None:
+        ws.send(message)
+    return Response(status=204)

@@ -1,0 +1,92 @@
+// The chat page: one WebSocket, reconnecting with `since` so nothing is missed or shown twice.
+"use strict";
+(function () {
+  const root = document.getElementById("chat");
+  const me = root.dataset.user;
+  const $ = (id) => document.getElementById(id);
+  const seen = new Set();   // message ids already shown
+  let lastId = null;         // newest id received, for `since` on reconnect
+  let socket = null;
+  let backoff = 500;
+
+  $("me").textContent = me;
+
+  function el(tag, text, cls) {
+    const node = document.createElement(tag);
+    if (text !== undefined) node.textContent = text;   // user text is always text, never HTML
+    if (cls) node.className = cls;
+    return node;
+  }
+
+  function setStatus(text) { $("status").textContent = text; }
+
+  function showMessage(m) {
+    if (seen.has(m.id)) return;
+    seen.add(m.id);
+    lastId = Math.max(lastId || 0, m.id);
+    const li = el("li", undefined, m.to_user ? "direct" : "group");
+    li.dataset.id = m.id;
+    const when = new Date(m.ts).toLocaleTimeString();
+    const route = m.to_user ? `${m.from_user} → ${m.to_user}` : m.from_user;
+    li.append(el("span", `${when} ${route}`, "meta"), el("span", m.msg, "text"));
+    $("messages").append(li);
+    li.scrollIntoView({block: "end"});
+  }
+
+  function showOnline(names) {
+    const list = $("online");
+    const select = $("to");
+    const chosen = select.value;
+    list.replaceChildren(...names.map((n) => {
+      const li = el("li", n);
+      li.addEventListener("click", () => { if (n !== me) select.value = n; });
+      return li;
+    }));
+    select.replaceChildren(el("option", "Everyone"), ...names.filter((n) => n !== me).map((n) => {
+      const o = el("option", n); o.value = n; return o;
+    }));
+    select.options[0].value = "";
+    if ([...select.options].some((o) => o.value === chosen)) select.value = chosen;
+  }
+
+  let online = [];
+  function onFrame(frame) {
+    switch (frame.type) {
+      case "hello": online = frame.online; showOnline(online); break;
+      case "message": showMessage(frame); break;
+      case "synced": setStatus("live"); backoff = 500; break;
+      case "presence":
+        online = online.filter((n) => n.toLowerCase() !== frame.user.toLowerCase());
+        if (frame.online) online.push(frame.user);
+        online.sort((a, b) => a.localeCompare(b));
+        showOnline(online);
+        break;
+      case "error": setStatus(`error: ${frame.detail}`); break;
+    }
+  }
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const since = lastId === null ? "" : `?since=${lastId}`;
+    socket = new WebSocket(`${scheme}://${location.host}/ws/${encodeURIComponent(me)}${since}`);
+    setStatus("connecting…");
+    socket.onmessage = (event) => onFrame(JSON.parse(event.data));
+    socket.onclose = () => {
+      setStatus(`reconnecting in ${Math.round(backoff / 1000)} s…`);
+      setTimeout(connect, backoff);
+      backoff = Math.min(backoff * 2, 15000);
+    };
+  }
+
+  $("composer").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = $("text");
+    if (!text.value || !socket || socket.readyState !== WebSocket.OPEN) return;
+    const frame = {msg: text.value, cid: crypto.randomUUID ? crypto.randomUUID() : String(Date.now())};
+    if ($("to").value) frame.to_user = $("to").value;
+    socket.send(JSON.stringify(frame));
+    text.value = "";
+  });
+
+  connect();
+})();

@@ -1,0 +1,413 @@
+"""The hardened WebSocket transport over gevent-websocket (see ../shared/STACK.md).
+
+`ChatWebSocket` reads frames with size, mask and UTF-8 checks decided before or
+in C, and writes through one outgoing queue per connection. `ChatHandler` does
+the RFC 6455 handshake checks and lets the application accept or refuse the
+upgrade with a normal HTTP response.
+"""
+
+import base64
+import binascii
+import codecs
+import hashlib
+import logging
+import socket
+from collections import deque
+from time import monotonic
+
+import gevent
+import orjson
+from gevent.pywsgi import WSGIHandler
+from geventwebsocket.handler import WebSocketHandler
+from geventwebsocket.websocket import WebSocket
+
+from . import wsproto
+from .errors import ConnectionLost, FrameTooBig, ProtocolViolation, TransportError
+
+log = logging.getLogger(__name__)
+
+GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+CLOSE_TIMEOUT = 5.0  # how long a closing peer may take to answer before we cut it
+MAX_FRAGMENTS = 1024  # zero-length fragments cost nothing to send; cap them anyway
+_PING = wsproto.encode_frame(wsproto.OP_PING, b"")
+
+
+class ChatWebSocket(WebSocket):
+    """One accepted (or about to be accepted) WebSocket connection.
+
+    Reading happens in the handler's greenlet through `receive()`. Writing is
+    serialized: a frame goes straight to the kernel with a non-blocking send
+    when nothing is queued, otherwise it waits in the queue that a single
+    writer greenlet drains. Nothing ever writes the socket concurrently.
+    """
+
+    __slots__ = ("sock", "accepted", "close_code", "close_sent", "last_seen", "on_close",
+                 "max_size", "max_queue", "_finished", "_dead", "_queue", "_unsent", "_writer",
+                 "_pinged", "_close_timer", "_keepalive")
+
+    def __init__(self, handler):  # pylint: disable=super-init-not-called
+        # The base __init__ builds a pure-Python UTF-8 validator we never use.
+        self.handler = handler
+        self.environ = handler.environ
+        self.stream = None
+        self.raw_read = handler.rfile.read
+        self.raw_write = None
+        self.sock = handler.socket
+        self.accepted = self.closed = self.close_sent = self._finished = self._dead = False
+        self.close_code = None
+        self.on_close = None
+        self.max_size = self.max_queue = 0
+        self._queue = deque()
+        self._unsent = 0
+        self._writer = self._close_timer = self._keepalive = None
+        self.last_seen = self._pinged = monotonic()
+
+    def __del__(self):
+        pass  # the base class closes from __del__; the handler closes for us
+
+    # -- handshake --------------------------------------------------------
+
+    def accept(self, max_size, max_queue, keepalive=None):
+        """Send the 101 response; from here on the connection speaks WebSocket."""
+        self.max_size, self.max_queue = max_size, max_queue
+        key = self.environ["HTTP_SEC_WEBSOCKET_KEY"].strip()
+        digest = hashlib.sha1((key + GUID).encode("ascii")).digest()
+        self.handler.start_response("101 Switching Protocols", [
+            ("Upgrade", "websocket"), ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Accept", base64.b64encode(digest).decode("ascii"))])
+        self.handler.write(b"")
+        self.accepted = True
+        self.last_seen = monotonic()
+        if keepalive is not None:
+            self._keepalive = keepalive
+            keepalive.add(self)
+
+    # -- reading ----------------------------------------------------------
+
+    def receive(self):
+        """Return the next message (str for text, bytes for binary), or None once closed.
+
+        Protocol errors close the connection with their code (1002, 1007, 1009);
+        `close_code` then tells why the connection ended.
+        """
+        while not self._finished:
+            try:
+                message = self._read_message()
+            except UnicodeDecodeError:
+                self._fail(1007, "invalid UTF-8")
+            except (ConnectionLost, OSError):
+                self.abort()
+            except TransportError as exc:
+                self._fail(exc.code, str(exc))
+            else:
+                if message is not None and not self.close_sent:
+                    return message
+        return None
+
+    def _fail(self, code, reason):
+        """Fail the connection (RFC 6455 7.1.7): close frame, then stop reading."""
+        self.close(code, reason)
+        self._finished = True
+
+    def _read_exact(self, n):
+        data = self.raw_read(n)
+        if len(data) != n:
+            raise ConnectionLost("the peer went away")
+        return data
+
+    def _read_frame(self, budget):
+        header = wsproto.parse_header(self._read_exact, budget)
+        payload = self._read_exact(header.length) if header.length else b""
+        self.last_seen = monotonic()
+        return header, wsproto.unmask(payload, header.mask)
+
+    def _read_message(self):
+        """Read frames until one whole message; None when a close frame came."""
+        opcode, parts, size, decoder = None, [], 0, None
+        while True:
+            header, payload = self._read_frame(self.max_size - size)
+            op = header.opcode
+            if op >= wsproto.OP_CLOSE:
+                if self._on_control(op, payload):
+                    return None
+                continue
+            if op == wsproto.OP_CONT:
+                if opcode is None:
+                    raise ProtocolViolation("continuation frame outside a message")
+            elif opcode is not None:
+                raise ProtocolViolation("new message inside a fragmented one")
+            else:
+                opcode = op
+                if header.fin:  # the common case: one frame, one message
+                    return payload.decode("utf-8") if op == wsproto.OP_TEXT else payload
+                if op == wsproto.OP_TEXT:
+                    decoder = codecs.getincrementaldecoder("utf-8")()
+            size += len(payload)
+            # Decoding fragment by fragment fails fast on bad UTF-8 (in C).
+            parts.append(decoder.decode(payload, header.fin) if decoder else payload)
+            if header.fin:
+                return "".join(parts) if decoder else b"".join(parts)
+            if len(parts) >= MAX_FRAGMENTS:
+                raise FrameTooBig(f"more than {MAX_FRAGMENTS} fragments")
+
+    def _on_control(self, op, payload):
+        """Handle a control frame; True when it was the peer's close."""
+        if op == wsproto.OP_PING:
+            self._push(wsproto.encode_frame(wsproto.OP_PONG, payload))
+            return False
+        if op == wsproto.OP_PONG:
+            return False
+        code, _reason = wsproto.parse_close(payload)
+        self._finished = True
+        if not self.close_sent:
+            self.close_code = code or 1005
+            self._send_close(code or 1000, "")
+        self._cancel_close_timer()
+        return True
+
+    # -- writing ----------------------------------------------------------
+
+    def send_frame(self, frame):
+        """Queue an encoded frame; closes with 4001 when unsent data passes max_queue.
+
+        Returns False when the frame was not queued (closed, or the limit hit).
+        """
+        if self.closed:
+            return False
+        if self._unsent + len(frame) > self.max_queue:
+            self.close(4001, "slow consumer", drop_pending=True)
+            return False
+        self._push(frame)
+        return True
+
+    def send(self, message, binary=None):
+        """Send a str as a text frame (or bytes as binary); compatible with the base API."""
+        if isinstance(message, str):
+            return self.send_frame(wsproto.text_frame(message.encode("utf-8")))
+        return self.send_frame(wsproto.encode_frame(wsproto.OP_BINARY, bytes(message)))
+
+    def send_json(self, frame):
+        """Send a dict as a JSON text frame."""
+        return self.send_frame(wsproto.text_frame(orjson.dumps(frame)))
+
+    def _push(self, frame):
+        if self._dead:
+            return
+        if self._writer is None and not self._queue:
+            try:
+                sent = self.sock.send(frame, 0, 0.0)  # non-blocking: never yields
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                self.abort()
+                return
+            if sent == len(frame):
+                return
+            frame = frame[sent:]
+        self._queue.append(frame)
+        self._unsent += len(frame)
+        if self._writer is None:
+            self._writer = gevent.spawn(self._drain)
+
+    def _drain(self):
+        """The single writer: send queued frames until the queue is empty."""
+        try:
+            while self._queue:
+                data = self._queue.popleft() if len(self._queue) == 1 else b"".join(self._queue)
+                self._queue.clear()
+                self.sock.sendall(data)
+                self._unsent -= len(data)
+        except OSError:
+            self.abort()
+        finally:
+            self._writer = None
+
+    def flush(self, timeout):
+        """Wait up to `timeout` seconds for the writer to empty the queue."""
+        writer = self._writer
+        if writer is not None:
+            writer.join(timeout)
+
+    # -- closing ----------------------------------------------------------
+
+    def close(self, code=1000, message="", drop_pending=False):
+        """Start the closing handshake with `code` and the reason `message`."""
+        if self.close_sent or self._finished:
+            return
+        if drop_pending:
+            self._unsent -= sum(len(f) for f in self._queue)
+            self._queue.clear()
+        self.close_code = code
+        self._send_close(code, message if isinstance(message, str) else message.decode("utf-8", "replace"))
+        self._close_timer = gevent.spawn_later(CLOSE_TIMEOUT, self.abort)
+
+    def _send_close(self, code, reason):
+        self._mark_closed()
+        self.close_sent = True
+        self._push(wsproto.close_frame(code, reason))
+
+    def _mark_closed(self):
+        if self.closed:
+            return
+        self.closed = True
+        if self._keepalive is not None:
+            self._keepalive.discard(self)
+        callback, self.on_close = self.on_close, None
+        if callback is not None:
+            callback(self)
+
+    def _cancel_close_timer(self):
+        timer, self._close_timer = self._close_timer, None
+        if timer is not None and timer is not gevent.getcurrent():
+            timer.kill(block=False)
+
+    def abort(self):
+        """The connection is gone or must be cut: no handshake, wake every waiter."""
+        if self._dead:
+            return
+        if self.close_code is None:
+            self.close_code = 1006
+        self._finished = self._dead = True
+        self._mark_closed()
+        self._cancel_close_timer()
+        self._queue.clear()
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    # -- keepalive --------------------------------------------------------
+
+    def check_alive(self, now, ping_interval, idle_timeout):
+        """Ping a quiet peer; close one silent for idle_timeout."""
+        silent = now - self.last_seen
+        if silent >= idle_timeout:
+            self.close(1011, "keepalive timeout: no frame or pong")
+        elif silent >= ping_interval and now - self._pinged >= ping_interval:
+            self._pinged = now
+            self._push(_PING)
+
+
+class Keepalive:
+    """One greenlet that pings quiet connections and closes silent ones."""
+
+    def __init__(self, ping_interval, idle_timeout):
+        self.ping_interval = ping_interval
+        self.idle_timeout = idle_timeout
+        self._sockets = set()
+        self._loop = None
+
+    def add(self, ws):
+        """Watch `ws` until it closes."""
+        self._sockets.add(ws)
+        if self._loop is None:
+            self._loop = gevent.spawn(self._run)
+
+    def discard(self, ws):
+        """Stop watching `ws`."""
+        self._sockets.discard(ws)
+
+    def _run(self):
+        tick = min(self.ping_interval, self.idle_timeout - self.ping_interval) / 4
+        while True:
+            gevent.sleep(tick)
+            now = monotonic()
+            for ws in list(self._sockets):
+                try:
+                    ws.check_alive(now, self.ping_interval, self.idle_timeout)
+                except Exception:  # one broken socket must not stop the loop
+                    log.exception("keepalive check failed")
+
+
+def handshake_problem(environ):
+    """Return (status, detail) when the request is a malformed WebSocket handshake."""
+    if environ.get("SERVER_PROTOCOL") != "HTTP/1.1":
+        return "400 Bad Request", "WebSocket needs HTTP/1.1"
+    if environ.get("HTTP_SEC_WEBSOCKET_VERSION", "").strip() != "13":
+        return "426 Upgrade Required", "only WebSocket version 13 is supported"
+    key = environ.get("HTTP_SEC_WEBSOCKET_KEY", "").strip()
+    try:
+        if len(base64.b64decode(key, validate=True)) != 16:
+            raise ValueError
+    except (ValueError, binascii.Error):
+        return "400 Bad Request", "Sec-WebSocket-Key must be 16 bytes in base64"
+    return None
+
+
+def json_error_body(code, detail):
+    """The JSON error body of PROTOCOL.md, as bytes."""
+    return orjson.dumps({"error": {"code": code, "detail": detail}})
+
+
+class ChatHandler(WebSocketHandler):
+    """gevent's WSGI handler with a strict handshake and an application-driven accept."""
+
+    def run_application(self):
+        if not self._upgrade_requested():
+            return WSGIHandler.run_application(self)
+        problem = handshake_problem(self.environ)
+        if problem:
+            return self._refuse(*problem)
+        self.websocket = ws = ChatWebSocket(self)
+        self.environ["wsgi.websocket"] = ws
+        self.environ["wsgi.websocket_version"] = "13"
+        try:
+            self._run_websocket_app(ws)
+        finally:
+            self.environ["wsgi.websocket"] = None
+            self.websocket = None
+        return None
+
+    def _run_websocket_app(self, ws):
+        try:
+            self.result = self.application(self.environ, self._start_response_until_upgrade)
+            if not ws.accepted:
+                self.process_result()
+        except Exception:
+            if not ws.accepted:
+                raise
+            log.exception("WebSocket application failed")
+            ws.close(1011, "internal error")
+        finally:
+            close = getattr(self.result, "close", None)
+            self.result = None
+            if close is not None:
+                close()
+            if ws.accepted:
+                self._finish(ws)
+
+    def _finish(self, ws):
+        """End an accepted connection: close if the app did not, flush, then cut."""
+        self.close_connection = True
+        ws.close(1000, "")
+        ws.flush(CLOSE_TIMEOUT)
+        ws.abort()
+
+    def _start_response_until_upgrade(self, status, headers, exc_info=None):
+        if self.websocket is not None and self.websocket.accepted:
+            return lambda data: None  # the app's response after a session is moot
+        return self.start_response(status, headers, exc_info)
+
+    def _upgrade_requested(self):
+        env = self.environ
+        return (env.get("REQUEST_METHOD") == "GET"
+                and env.get("HTTP_UPGRADE", "").lower() == "websocket"
+                and "upgrade" in env.get("HTTP_CONNECTION", "").lower())
+
+    def _refuse(self, status, detail):
+        body = json_error_body("bad_handshake", detail)
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        if status.startswith("426"):
+            headers.append(("Sec-WebSocket-Version", "13"))
+        self.close_connection = True
+        self.start_response(status, headers)
+        self.write(body)
+
+    def _prepare_response(self):
+        # Only a real upgrade changes how the response is framed.
+        if self.code == 101:
+            super()._prepare_response()
+
+    def log_request(self):
+        if self.code != 101:
+            WSGIHandler.log_request(self)

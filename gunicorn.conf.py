@@ -1,0 +1,20 @@
+"""gunicorn settings, taken from the CHAT_* environment (`-b` on the command line wins)."""
+
+import sys
+
+from chat.errors import SettingsError
+from chat.settings import from_environ
+
+try:
+    _settings = from_environ()
+except SettingsError as exc:
+    sys.exit(f"chat: cannot start: {exc}")
+
+bind = [f"{_settings.host}:{_settings.port}"]
+workers = _settings.workers
+worker_class = "chat.worker.ChatWorker"
+worker_connections = 20000
+graceful_timeout = 10
+timeout = 30
+control_socket_disable = True  # gunicorn 27 would open one under ~/.gunicorn
+accesslog = "-"

@@ -1,0 +1,47 @@
+"""Entry point: `python wsgi.py` serves with gevent; gunicorn imports `app` from here."""
+
+from gevent import monkey
+
+monkey.patch_all()
+
+# pylint: disable=wrong-import-position
+import logging
+import signal
+import sys
+
+import gevent
+
+from chat import create_app
+from chat.errors import SettingsError
+
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+try:
+    app = create_app()
+except SettingsError as exc:
+    sys.exit(f"chat: cannot start: {exc}")
+
+
+def serve():
+    """Serve on CHAT_HOST:CHAT_PORT until SIGTERM or SIGINT."""
+    from gevent.pywsgi import WSGIServer
+
+    from chat.transport import ChatHandler
+
+    services = app.extensions["chat"]
+    settings = services.settings
+    server = WSGIServer((settings.host, settings.port), app, handler_class=ChatHandler)
+    server.start()
+    print(f"chat: listening on http://{settings.host}:{server.server_port}", flush=True)
+
+    def stop():
+        services.router.close_all(1001, "server restart")
+        server.stop(timeout=5)
+
+    gevent.signal_handler(signal.SIGTERM, stop)
+    gevent.signal_handler(signal.SIGINT, stop)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    serve()
