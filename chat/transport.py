@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 CLOSE_TIMEOUT = 5.0  # how long a closing peer may take to answer before we cut it
 MAX_FRAGMENTS = 1024  # zero-length fragments cost nothing to send; cap them anyway
+# The kernel's send buffer autotunes up to 4 MiB a socket: a slow reader could pin
+# that much kernel memory, and hide from the queue limit. Linux doubles this value.
+SEND_BUFFER = 64 * 1024
 _PING = wsproto.encode_frame(wsproto.OP_PING, b"")
 
 
@@ -76,6 +79,7 @@ class ChatWebSocket(WebSocket):
             ("Upgrade", "websocket"), ("Connection", "Upgrade"),
             ("Sec-WebSocket-Accept", base64.b64encode(digest).decode("ascii"))])
         self.handler.write(b"")
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
         self.accepted = True
         self.last_seen = monotonic()
         if keepalive is not None:

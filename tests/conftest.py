@@ -151,6 +151,14 @@ class Client:
                 return frame
             assert frame["type"] == "presence", frame
 
+    def recv_until(self, match, wait=5):
+        """Skip frames until one for which `match(frame)` holds; return it."""
+        deadline = time.monotonic() + timeout(wait)
+        while True:
+            frame = self.recv(max(deadline - time.monotonic(), 0.01) / SCALE)
+            if match(frame):
+                return frame
+
     def sync(self):
         """Read hello, the backlog and synced; return (hello, messages, synced)."""
         hello = self.recv()
