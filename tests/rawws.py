@@ -8,16 +8,9 @@ import struct
 from conftest import timeout
 
 
-def handshake(server, path, headers=None, key=None, version="13", rcvbuf=None):
-    """Send an upgrade request; return (socket, status code, response head as text).
-
-    `rcvbuf` shrinks the socket's receive buffer, to play a client that reads slowly.
-    """
-    sock = socket.socket()
-    if rcvbuf:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-    sock.settimeout(timeout(5))
-    sock.connect(("127.0.0.1", server.port))
+def handshake(server, path, headers=None, key=None, version="13"):
+    """Send an upgrade request; return (socket, status code, response head as text)."""
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=timeout(5))
     lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{server.port}", "Upgrade: websocket",
              "Connection: Upgrade", f"Sec-WebSocket-Key: {key or base64.b64encode(os.urandom(16)).decode()}"]
     if version is not None:

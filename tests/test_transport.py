@@ -250,7 +250,7 @@ def test_slow_consumer_is_closed_4001_and_leaves_at_once(start_server, clients):
     srv = start_server(CHAT_AUTH="open", CHAT_MAX_QUEUE_BYTES="65536")
     watcher = clients(srv.connect("watcher", token=False))
     watcher.sync()
-    sock, status, _ = handshake(srv, "/ws/slow", rcvbuf=65536)
+    sock, status, _ = handshake(srv, "/ws/slow")  # and never reads
     assert status == 101
     sender = clients(srv.connect("sender", token=False))
     sender.sync()

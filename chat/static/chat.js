@@ -52,7 +52,11 @@
   let online = [];
   function onFrame(frame) {
     switch (frame.type) {
-      case "hello": online = frame.online; showOnline(online); break;
+      case "hello":
+        // A server whose history is behind ours was reset: what we saw is not its history.
+        if (lastId !== null && frame.last_id < lastId) { seen.clear(); lastId = null; }
+        online = frame.online; showOnline(online);
+        break;
       case "message": showMessage(frame); break;
       case "synced": setStatus("live"); backoff = 500; break;
       case "presence":

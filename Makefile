@@ -1,0 +1,32 @@
+# Set-up, run and test. `make run` and `make test` are all a fresh machine needs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: run test chromium clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -c 'import sys; sys.exit("Python 3.10 or newer is needed") if sys.version_info < (3, 10) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+run: $(STAMP)
+	$(BIN)/python wsgi.py
+
+test: $(STAMP) chromium
+	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
+
+# The browser tests drive Debian's Chromium; Playwright cannot download one here.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	  else \
+	    echo "make test needs Chromium: run 'sudo apt-get install chromium' and try again" >&2; exit 1; \
+	  fi; }
+
+clean:
+	rm -rf $(VENV) .pytest_cache var

@@ -1,0 +1,72 @@
+"""The page in a real browser: Chromium (Debian's) driven by Playwright."""
+
+import pytest
+
+from conftest import timeout
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium for the module."""
+    with playwright_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+def log_in(browser, server, user):
+    """A fresh browser context (its own cookies) logged in as `user`, live."""
+    page = browser.new_context().new_page()
+    page.set_default_timeout(timeout(10) * 1000)
+    page.goto(server.url + "/")
+    page.fill("#name", user)
+    page.click("text=Log in")
+    page.wait_for_selector("#status:text('live')")
+    return page
+
+
+def test_two_users_exchange_a_direct_message(browser, server):
+    """alice picks bob, writes to him; both pages show it with sender and time; text stays text."""
+    alice = log_in(browser, server, "alice_b")
+    bob = log_in(browser, server, "bob_b")
+    alice.wait_for_selector("#to option[value='bob_b']", state="attached")
+    alice.select_option("#to", "bob_b")
+    payload = "<img src=x onerror=\"document.title='pwned'\"> hi bob"
+    alice.fill("#text", payload)
+    alice.click("#composer button")
+    for page in (alice, bob):
+        item = page.wait_for_selector("#messages li.direct")
+        assert item.query_selector(".text").inner_text() == payload
+        assert "alice_b → bob_b" in item.query_selector(".meta").inner_text()
+        assert page.query_selector("#messages img") is None
+        assert page.title() != "pwned"
+    assert "alice_b" in bob.inner_text("#online")
+    bob.fill("#text", "hello everyone")
+    bob.press("#text", "Enter")
+    alice.wait_for_selector("#messages li.group:has-text('hello everyone')")
+    for page in (alice, bob):
+        page.context.close()
+
+
+def test_the_page_reconnects_after_the_server_restarts(browser, start_server):
+    """When the socket drops the page reconnects by itself and catches up with since."""
+    srv = start_server()
+    page = log_in(browser, srv, "carol_b")
+    page.fill("#text", "before the restart")
+    page.click("#composer button")
+    page.wait_for_selector("#messages li:has-text('before the restart')")
+    srv.stop()
+    page.wait_for_selector("#status:text('reconnecting')")
+    srv.start()
+    page.wait_for_selector("#status:text('live')", timeout=timeout(20) * 1000)
+    page.fill("#text", "after the restart")
+    page.click("#composer button")
+    page.wait_for_selector("#messages li:has-text('after the restart')")
+    assert page.locator("#messages li:has-text('before the restart')").count() == 1
+    page.context.close()

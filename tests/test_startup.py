@@ -1,0 +1,98 @@
+"""Starting the server: settings checked up front, both commands serving everything."""
+
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, timeout
+
+
+def start_fails(command, **env):
+    """Run a start command that must refuse to start; return what it printed."""
+    result = subprocess.run(command, cwd=ROOT, env={**os.environ, **env}, capture_output=True,
+                            text=True, timeout=timeout(30), check=False)
+    assert result.returncode != 0
+    return result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("variable, value", [
+    ("CHAT_PORT", "eighty"),
+    ("CHAT_PORT", "70000"),
+    ("CHAT_WORKERS", "0"),
+    ("CHAT_AUTH", "maybe"),
+    ("CHAT_ECHO_ENDPOINT", "yes"),
+    ("CHAT_ALLOWED_ORIGINS", "not-an-origin"),
+    ("CHAT_DATABASE_URL", "mysql://db/chat"),
+    ("CHAT_PING_INTERVAL", "-1"),
+    ("CHAT_IDLE_TIMEOUT", "nan"),
+    ("CHAT_MAX_FRAME_BYTES", "12"),
+])
+def test_a_malformed_setting_stops_the_start_naming_it(tmp_path, variable, value):
+    """python wsgi.py exits with a message naming the bad variable."""
+    out = start_fails([sys.executable, "wsgi.py"], CHAT_DATA_DIR=str(tmp_path), **{variable: value})
+    assert variable in out and "Traceback" not in out
+
+
+def test_several_workers_need_redis(tmp_path):
+    """CHAT_WORKERS > 1 without CHAT_REDIS_URL is refused with a clear message."""
+    out = start_fails([sys.executable, "wsgi.py"], CHAT_DATA_DIR=str(tmp_path), CHAT_WORKERS="2")
+    assert "CHAT_WORKERS" in out and "CHAT_REDIS_URL" in out
+
+
+def test_gunicorn_refuses_a_malformed_setting(tmp_path):
+    """gunicorn -c gunicorn.conf.py stops on a bad setting too, naming it."""
+    out = start_fails([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+                      CHAT_DATA_DIR=str(tmp_path), CHAT_AUTH="bogus")
+    assert "CHAT_AUTH" in out
+
+
+def test_gunicorn_serves_the_page_and_the_socket(start_server):
+    """Under gunicorn's worker the page, the API and a direct message all work."""
+    srv = start_server(gunicorn=True)
+    status, body, _ = srv.get("/")
+    assert status == 200 and "<form" in body
+    alice, bob = srv.connect("alice"), srv.connect("bob")
+    alice.sync()
+    bob.sync()
+    alice.send(to_user="bob", msg="via gunicorn", cid="g1")
+    assert alice.recv_type("message")["cid"] == "g1"
+    assert bob.recv_type("message")["msg"] == "via gunicorn"
+    alice.ws.send_binary(b"x")
+    assert alice.close_frame()[0] == 1003
+    for client in (alice, bob):
+        client.close()
+
+
+def test_the_secret_key_file_is_private_and_kept(start_server):
+    """The generated key is mode 0600 and survives a restart (sessions stay valid)."""
+    srv = start_server()
+    key_file = srv.data_dir / "secret_key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    token = srv.token("keeper")
+    srv.stop()
+    srv.start()
+    client = srv.connect("keeper", token=token)
+    assert client.sync()[0]["user"] == "keeper"
+    client.close()
+
+
+def test_http_errors_are_json(server):
+    """Unknown paths and plain GETs of the socket answer JSON errors."""
+    status, body, _ = server.get("/nowhere")
+    assert status == 404 and body["error"]["code"] == "not_found"
+    status, body, _ = server.get("/ws/alice")
+    assert status == 400 and "error" in body
+
+
+def test_health_and_online_users(server, clients):
+    """/healthz is ok; /api/users lists who is online to a logged-in caller."""
+    assert server.get("/healthz")[:2] == (200, {"status": "ok"})
+    assert server.get("/api/users")[0] == 401
+    client = clients(server.connect("listed"))
+    client.sync()
+    token = server.token("asker")
+    status, body, _ = server.get("/api/users", headers={"Authorization": f"Bearer {token}"})
+    assert status == 200 and "listed" in body["online"]

@@ -1,0 +1,82 @@
+"""Pure functions, tested without sockets: framing, names and frame validation."""
+
+import io
+
+import pytest
+
+from chat import protocol, settings, wsproto
+from chat.errors import FrameRejected, FrameTooBig, ProtocolViolation, SettingsError
+
+
+def reader(data):
+    stream = io.BytesIO(data)
+    return stream.read
+
+
+def test_unmask_matches_the_bytewise_definition():
+    """The big-integer unmask equals XOR byte by byte, for every length mod 4."""
+    mask = b"\x01\x82\x43\xf4"
+    for n in range(0, 70):
+        payload = bytes(range(n))
+        assert wsproto.unmask(payload, mask) == bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def test_header_lengths_and_limits():
+    """16- and 64-bit lengths decode; a length over the limit raises before the payload."""
+    header = wsproto.parse_header(reader(b"\x81\xfe\x01\x00" + b"MASK"), 65536)
+    assert (header.fin, header.opcode, header.length, header.mask) == (True, 1, 256, b"MASK")
+    with pytest.raises(FrameTooBig):
+        wsproto.parse_header(reader(b"\x81\xff" + (1 << 40).to_bytes(8, "big")), 65536)
+    with pytest.raises(ProtocolViolation):
+        wsproto.parse_header(reader(b"\x81\xff" + (1 << 63).to_bytes(8, "big")), 1 << 64)
+
+
+def test_encode_frame_picks_the_length_form():
+    """Server frames use the shortest length encoding and are never masked."""
+    assert wsproto.encode_frame(1, b"hi") == b"\x81\x02hi"
+    assert wsproto.encode_frame(1, b"x" * 200)[:4] == b"\x81\x7e\x00\xc8"
+    assert wsproto.encode_frame(2, b"x" * 70000)[:2] == b"\x82\x7f"
+
+
+def test_close_reason_is_cut_to_fit_a_control_frame():
+    """A long reason is cut to 123 bytes without splitting a code point."""
+    frame = wsproto.close_frame(1008, "é" * 100)
+    assert len(frame) <= 127
+    frame[4:].decode("utf-8")
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("alice", "alice"), ("Zoë", "Zoë"), ("李雷", "李雷"), ("a.b-c_d", "a.b-c_d"), ("x" * 32, "x" * 32),
+    ("", None), ("x" * 33, None), ("a b", None), ("a/b", None), ("😀", None), (None, None),
+])
+def test_username_rules(raw, expected):
+    """Letters, digits, _ - . only, 1 to 32 of them."""
+    assert protocol.normalize_name(raw) == expected
+
+
+def test_names_are_one_user_regardless_of_case_and_composition():
+    """Case and NFC differences do not make another user."""
+    assert protocol.name_key("ALICE") == protocol.name_key("alice")
+    assert protocol.name_key(protocol.normalize_name("e\u0301")) == protocol.name_key("\u00e9")
+
+
+def test_validation_reports_the_cid_when_it_can():
+    """An error keeps the frame's cid, so the client can match it."""
+    with pytest.raises(FrameRejected) as info:
+        protocol.parse_client_frame('{"msg": "", "cid": "k"}', 4000)
+    assert (info.value.code, info.value.cid) == ("bad_message", "k")
+
+
+def test_timestamps_are_utc_with_milliseconds():
+    """ts looks like 2026-11-21T05:30:00.123Z."""
+    assert protocol.utc_timestamp(1795239000.1234) == "2026-11-21T05:30:00.123Z"
+
+
+def test_settings_defaults_and_errors():
+    """Defaults follow PROTOCOL.md; a bad value names its variable."""
+    defaults = settings.from_environ({})
+    assert (defaults.host, defaults.port, defaults.auth, defaults.max_frame_bytes) == ("127.0.0.1", 8000, "names", 65536)
+    with pytest.raises(SettingsError, match="CHAT_MAX_QUEUE_BYTES"):
+        settings.from_environ({"CHAT_MAX_QUEUE_BYTES": "lots"})
+    assert settings.from_environ({"CHAT_ALLOWED_ORIGINS": "https://a.example/, http://b:81"}).allowed_origins == (
+        "https://a.example", "http://b:81")
