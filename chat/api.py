@@ -52,6 +52,29 @@ def issue_token():
                    expires=datetime.fromtimestamp(expires, timezone.utc).isoformat().replace("+00:00", "Z"))
 
 
+@bp.get("/api/messages")
+def history():
+    """`{"messages": [...]}`: the newest `limit` visible messages of one conversation
+    with id < before, oldest first (`with=*`, the default, is the group)."""
+    chat = services()
+    user = auth.current_user(chat.tokens, chat.settings.auth)
+    if user is None:
+        return json_error(401, "unauthenticated", "log in first, or send Authorization: Bearer <token>")
+    try:
+        before = protocol.parse_whole(request.args.get("before"), 1, protocol.MAX_ID, protocol.MAX_ID)
+        limit = protocol.parse_whole(request.args.get("limit"), 1, 200, 50)
+    except ValueError as exc:
+        return json_error(400, "bad_request", str(exc))
+    other = request.args.get("with", "*")
+    if other != "*":
+        name = protocol.normalize_name(other)
+        other = chat.store.display_name(name) if name else None
+        if other is None:
+            return json_error(404, "unknown_user", "nobody by that name has logged in")
+    records = chat.store.history(user, None if other == "*" else other, before, limit)
+    return jsonify(messages=[protocol.message(record) for record in records])
+
+
 @bp.get("/api/users")
 def online_users():
     """Who is online."""

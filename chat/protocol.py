@@ -13,6 +13,7 @@ from .errors import FrameRejected
 
 MAX_NAME = 32
 MAX_CID = 64
+MAX_ID = (1 << 63) - 1
 _NAME_PUNCTUATION = frozenset("_-.")
 
 
@@ -102,6 +103,15 @@ def validate_message(data, max_chars):
     if name is None:
         raise FrameRejected("unknown_user", f"no user is called {to_user[:40]!r}", cid)
     return ClientMessage(name, msg, cid)
+
+
+def parse_whole(raw, low, high, default=None):
+    """`raw` (a query value) as an int in [low, high]; `default` when absent; else ValueError."""
+    if raw is None:
+        return default
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
+        raise ValueError(f"{raw[:30]!r} must be a whole number from {low} to {high}")
+    return int(raw)
 
 
 def utc_timestamp(seconds):

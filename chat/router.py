@@ -9,6 +9,7 @@ import logging
 from . import protocol, wsproto
 from .errors import FrameRejected
 from .registry import TooManyConnections
+from .sqlite_store import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ class Router:
         self.store = store
         self.registry = registry
         self.broker = broker
+        self._syncing = {}  # socket -> deliveries held back while its backlog is read
         broker.subscribe(self.deliver)
 
     # -- connections ------------------------------------------------------
@@ -45,18 +47,30 @@ class Router:
         self._read_loop(user, ws)
 
     def _greet(self, user, ws, since):
-        """hello, then the backlog of PROTOCOL.md, then synced."""
-        last_id = self.store.last_id()
-        ws.send_json(protocol.hello(user, self.registry.online(), last_id))
-        limit = BACKLOG_MAX if since is not None else BACKLOG_DEFAULT
-        records, truncated = self.store.backlog(user, since, limit)
-        for record in records:
-            ws.send_json(protocol.message(record))
-        newest = records[-1].id if records else 0
-        # Without `since` the last 50 are a courtesy, not a cut: never "truncated".
-        ws.send_json(protocol.synced(max(last_id, newest), truncated and since is not None))
+        """hello, the backlog of PROTOCOL.md, synced; then what arrived meanwhile.
+
+        The socket is registered before the backlog is read, so nothing committed
+        later is missed; deliveries wait in a buffer until synced, and those the
+        backlog already covered (id <= its last_id) are dropped there.
+        """
+        held = self._syncing[ws] = []
+        last_id = 0
+        try:
+            limit = BACKLOG_MAX if since is not None else BACKLOG_DEFAULT
+            last_id, records, truncated = self.store.snapshot(user, since, limit)
+            ws.send_json(protocol.hello(user, self.registry.online(), last_id))
+            for record in records:
+                ws.send_json(protocol.message(record))
+            # Without `since` the last 50 are a courtesy, not a cut: never "truncated".
+            ws.send_json(protocol.synced(last_id, truncated and since is not None))
+        finally:
+            del self._syncing[ws]
+        for message_id, frame in held:
+            if message_id is None or message_id > last_id:
+                ws.send_frame(frame)
 
     def _read_loop(self, user, ws):
+        limit = self.settings.max_message_chars
         while True:
             data = ws.receive()
             if data is None:
@@ -64,10 +78,16 @@ class Router:
             if isinstance(data, bytes):
                 ws.close(1003, "binary frames are not supported")
                 continue
+            message = None
             try:
-                self.accept(user, protocol.parse_client_frame(data, self.settings.max_message_chars), ws)
+                message = protocol.parse_client_frame(data, limit)
+                self.accept(user, message, ws)
             except FrameRejected as exc:
                 ws.send_json(protocol.error(exc.code, exc.detail, exc.cid))
+            except StoreUnavailable as exc:
+                log.error("message from %s not stored: %s", user, exc)
+                ws.send_json(protocol.error("storage_failed", "the message could not be stored; send it again",
+                                            message.cid))
 
     def _disconnected(self, user, ws):
         if self.registry.remove(user, ws):
@@ -99,21 +119,25 @@ class Router:
         if event["kind"] == "message":
             record = event["message"]
             frame = wsproto.text_frame(protocol.encode(protocol.message(record)))
-            self._send_to(self._audience(record), frame, skip=event.get("origin"))
+            self._send_to(self._audience(record), frame, event.get("origin"), record.id)
         elif event["kind"] == "presence":
             frame = wsproto.text_frame(protocol.encode(protocol.presence(event["user"], event["online"])))
-            self._send_to(self.registry.all_sockets(), frame, skip=event.get("origin"))
+            self._send_to(self.registry.all_sockets(), frame, event.get("origin"))
 
     def _audience(self, record):
         if record.to_user is None:
             return self.registry.all_sockets()
         return set(self.registry.sockets_of(record.from_user)) | set(self.registry.sockets_of(record.to_user))
 
-    @staticmethod
-    def _send_to(sockets, frame, skip=None):
+    def _send_to(self, sockets, frame, skip=None, message_id=None):
         # One encoded frame, the same bytes to every socket.
+        syncing = self._syncing
         for ws in sockets:
-            if id(ws) != skip:
+            if id(ws) == skip:
+                continue
+            if ws in syncing:
+                syncing[ws].append((message_id, frame))
+            else:
                 ws.send_frame(frame)
 
     def close_all(self, code, reason):

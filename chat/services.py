@@ -2,9 +2,10 @@
 
 from .auth import Tokens
 from .broker import LocalBroker
-from .memory_store import MemoryStore
 from .registry import Registry
+from .retention import Pruner
 from .router import Router
+from .sqlite_store import SqliteStore, database_path
 from .transport import Keepalive
 
 
@@ -13,8 +14,9 @@ class Services:
 
     def __init__(self, settings, secret_key):
         self.settings = settings
-        self.store = MemoryStore()
+        self.store = SqliteStore(database_path(settings))
         self.registry = Registry(settings.max_connections_per_user)
         self.router = Router(settings, self.store, self.registry, LocalBroker())
         self.tokens = Tokens(secret_key, settings.token_lifetime)
         self.keepalive = Keepalive(settings.ping_interval, settings.idle_timeout)
+        self.pruner = Pruner(self.store, settings.retention_days) if settings.retention_days else None

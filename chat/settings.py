@@ -96,6 +96,7 @@ class Settings:
     ping_interval: float = 20.0
     idle_timeout: float = 60.0
     token_lifetime: float = 30 * 86400.0
+    retention_days: float = 0.0
 
     @property
     def database_path(self):
@@ -124,6 +125,7 @@ _SPEC = (
     ("CHAT_PING_INTERVAL", "ping_interval", _positive),
     ("CHAT_IDLE_TIMEOUT", "idle_timeout", _positive),
     ("CHAT_TOKEN_LIFETIME", "token_lifetime", _positive),
+    ("CHAT_RETENTION_DAYS", "retention_days", _positive),
 )
 
 VARIABLES = tuple(variable for variable, _, _ in _SPEC)

@@ -30,11 +30,10 @@ def chat_socket(username):
     refusal = auth.handshake_refusal(name, chat.tokens, chat.settings)
     if refusal:
         return json_error(*refusal)
-    since = request.args.get("since")
-    if since is not None:
-        if not since.isdigit() or len(since) > 18:
-            return json_error(400, "bad_since", "since must be a message id (a whole number)")
-        since = int(since)
+    try:
+        since = protocol.parse_whole(request.args.get("since"), 0, protocol.MAX_ID)
+    except ValueError as exc:
+        return json_error(400, "bad_since", f"since: {exc}")
     _accept(ws, chat.settings, chat.keepalive)
     chat.router.serve(name, ws, since)
     return Response(status=204)

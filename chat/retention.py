@@ -1,0 +1,34 @@
+"""CHAT_RETENTION_DAYS: old messages pruned in the background (default: kept forever)."""
+
+import logging
+import time
+
+import gevent
+
+log = logging.getLogger(__name__)
+
+INTERVAL = 3600.0  # prune hourly; a day's retention is never off by more than that
+
+
+class Pruner:
+    """A greenlet that deletes messages older than the retention period, hourly."""
+
+    def __init__(self, store, days):
+        self.store = store
+        self.seconds = days * 86400
+        self._loop = gevent.spawn(self._run)
+
+    def prune_now(self):
+        """Delete what is past retention now; return how many messages went."""
+        removed = self.store.prune(time.time() - self.seconds)
+        if removed:
+            log.info("retention: pruned %d messages", removed)
+        return removed
+
+    def _run(self):
+        while True:
+            try:
+                self.prune_now()
+            except Exception:  # the loop must outlive a failed pass
+                log.exception("retention: pruning failed")
+            gevent.sleep(INTERVAL)
