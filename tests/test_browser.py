@@ -70,3 +70,23 @@ def test_the_page_reconnects_after_the_server_restarts(browser, start_server):
     page.wait_for_selector("#messages li:has-text('after the restart')")
     assert page.locator("#messages li:has-text('before the restart')").count() == 1
     page.context.close()
+
+
+def test_the_page_scrolls_back_through_history(browser, start_server):
+    """The page opens on the last 50; "Load older" brings the rest, in order, once each."""
+    srv = start_server()
+    writer = srv.connect("writer")
+    writer.sync()
+    for i in range(70):
+        writer.send(msg=f"old {i:02d}", cid=f"o{i}")
+    for i in range(70):
+        writer.recv_until(lambda f, i=i: f.get("cid") == f"o{i}")
+    writer.close()
+    page = log_in(browser, srv, "reader_b")
+    page.wait_for_selector("#messages li:has-text('old 69')")
+    assert page.locator("#messages li").count() == 50
+    page.click("#older")
+    page.wait_for_selector("#messages li:has-text('old 00')")
+    texts = page.locator("#messages li .text").all_inner_texts()
+    assert texts == [f"old {i:02d}" for i in range(70)]
+    page.context.close()

@@ -20,18 +20,53 @@
 
   function setStatus(text) { $("status").textContent = text; }
 
-  function showMessage(m) {
+  const oldest = new Map();  // conversation ("*" or the other user) -> smallest id shown
+
+  function conversationOf(m) {
+    if (!m.to_user) return "*";
+    return m.from_user.toLowerCase() === me.toLowerCase() ? m.to_user : m.from_user;
+  }
+
+  // Show a message once, in id order; live ones normally land at the end.
+  function showMessage(m, live) {
     if (seen.has(m.id)) return;
     seen.add(m.id);
-    lastId = Math.max(lastId || 0, m.id);
+    if (live) lastId = Math.max(lastId || 0, m.id);
+    const conv = conversationOf(m);
+    oldest.set(conv, Math.min(oldest.get(conv) ?? Infinity, m.id));
     const li = el("li", undefined, m.to_user ? "direct" : "group");
     li.dataset.id = m.id;
     const when = new Date(m.ts).toLocaleTimeString();
     const route = m.to_user ? `${m.from_user} → ${m.to_user}` : m.from_user;
     li.append(el("span", `${when} ${route}`, "meta"), el("span", m.msg, "text"));
-    $("messages").append(li);
-    li.scrollIntoView({block: "end"});
+    const list = $("messages");
+    const after = [...list.children].find((node) => Number(node.dataset.id) > m.id);
+    list.insertBefore(li, after || null);
+    if (live && !after) li.scrollIntoView({block: "end"});
   }
+
+  // Scroll-back: the page before the oldest message shown, for each conversation.
+  let loading = false;
+  async function loadOlder() {
+    if (loading) return;
+    loading = true;
+    try {
+      const conversations = oldest.size ? [...oldest.keys()] : ["*"];
+      for (const conv of conversations) {
+        const before = oldest.get(conv);
+        const query = new URLSearchParams({with: conv, limit: "50"});
+        if (Number.isFinite(before)) query.set("before", before);
+        const response = await fetch(`/api/messages?${query}`, {credentials: "same-origin"});
+        if (!response.ok) continue;
+        const {messages} = await response.json();
+        messages.forEach((m) => showMessage(m, false));
+      }
+    } finally {
+      loading = false;
+    }
+  }
+  $("older").addEventListener("click", loadOlder);
+  $("messages").addEventListener("scroll", (event) => { if (event.target.scrollTop === 0) loadOlder(); });
 
   function showOnline(names) {
     const list = $("online");
@@ -54,10 +89,10 @@
     switch (frame.type) {
       case "hello":
         // A server whose history is behind ours was reset: what we saw is not its history.
-        if (lastId !== null && frame.last_id < lastId) { seen.clear(); lastId = null; }
+        if (lastId !== null && frame.last_id < lastId) { seen.clear(); oldest.clear(); lastId = null; }
         online = frame.online; showOnline(online);
         break;
-      case "message": showMessage(frame); break;
+      case "message": showMessage(frame, true); break;
       case "synced": setStatus("live"); backoff = 500; break;
       case "presence":
         online = online.filter((n) => n.toLowerCase() !== frame.user.toLowerCase());
@@ -71,6 +106,7 @@
 
   function connect() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
+    // Resume after the newest message seen, so nothing is missed or shown twice.
     const since = lastId === null ? "" : `?since=${lastId}`;
     socket = new WebSocket(`${scheme}://${location.host}/ws/${encodeURIComponent(me)}${since}`);
     setStatus("connecting…");
