@@ -25,7 +25,10 @@ class Router:
         self.store = store
         self.registry = registry
         self.broker = broker
-        self._syncing = {}  # socket -> deliveries held back while its backlog is read
+        self._held = {}  # socket -> deliveries held back while its backlog is read
+        # socket -> the last id its backlog covered. A message committed before the
+        # backlog was read may be published after it was sent: that copy is dropped.
+        self._floor = {}
         broker.subscribe(self.deliver)
 
     # -- connections ------------------------------------------------------
@@ -51,9 +54,9 @@ class Router:
 
         The socket is registered before the backlog is read, so nothing committed
         later is missed; deliveries wait in a buffer until synced, and those the
-        backlog already covered (id <= its last_id) are dropped there.
+        backlog already covered (id <= its last_id) are dropped, then and later.
         """
-        held = self._syncing[ws] = []
+        held = self._held[ws] = []
         last_id = 0
         try:
             limit = BACKLOG_MAX if since is not None else BACKLOG_DEFAULT
@@ -64,7 +67,9 @@ class Router:
             # Without `since` the last 50 are a courtesy, not a cut: never "truncated".
             ws.send_json(protocol.synced(last_id, truncated and since is not None))
         finally:
-            del self._syncing[ws]
+            del self._held[ws]
+        if not ws.closed:
+            self._floor[ws] = last_id
         for message_id, frame in held:
             if message_id is None or message_id > last_id:
                 ws.send_frame(frame)
@@ -90,6 +95,7 @@ class Router:
                                             message.cid))
 
     def _disconnected(self, user, ws):
+        self._floor.pop(ws, None)
         if self.registry.remove(user, ws):
             self.broker.publish({"kind": "presence", "user": user, "online": False})
 
@@ -131,13 +137,13 @@ class Router:
 
     def _send_to(self, sockets, frame, skip=None, message_id=None):
         # One encoded frame, the same bytes to every socket.
-        syncing = self._syncing
+        held, floor = self._held, self._floor
         for ws in sockets:
             if id(ws) == skip:
                 continue
-            if ws in syncing:
-                syncing[ws].append((message_id, frame))
-            else:
+            if ws in held:
+                held[ws].append((message_id, frame))
+            elif message_id is None or message_id > floor.get(ws, 0):
                 ws.send_frame(frame)
 
     def close_all(self, code, reason):

@@ -179,7 +179,7 @@ def test_live_messages_during_the_backlog_are_neither_lost_nor_doubled(start_ser
             frame = client.recv()
             if frame["type"] == "message":
                 seen.append(frame["id"])
-        assert seen == acks
+        assert seen == acks, (hello["last_id"], [m["id"] for m in backlog][-5:], seen[:30], acks[:30])
         client.assert_silent(0.2)
         client.close()
     sender.close()
