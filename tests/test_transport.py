@@ -15,11 +15,11 @@ TEXT, BINARY, CONT, CLOSE, PING, PONG = 0x1, 0x2, 0x0, 0x8, 0x9, 0xA
 
 @pytest.fixture(scope="module")
 def echo(tmp_path_factory):
-    """A server with the echo endpoint on, short keepalive, a 2-connection cap."""
+    """A server with the echo endpoint on and a short keepalive."""
     from conftest import Server
     srv = Server(tmp_path_factory.mktemp("echo"), {
         "CHAT_ECHO_ENDPOINT": "1", "CHAT_AUTH": "open", "CHAT_PING_INTERVAL": "0.3",
-        "CHAT_IDLE_TIMEOUT": "1.2", "CHAT_MAX_CONNECTIONS_PER_USER": "2",
+        "CHAT_IDLE_TIMEOUT": "1.2",
         "CHAT_ALLOWED_ORIGINS": "https://friend.example"}).start()
     yield srv
     srv.stop()
@@ -224,10 +224,11 @@ def test_origin_is_checked_at_the_handshake(echo, origin, status):
     assert got == status, head
 
 
-def test_connections_past_the_per_user_limit_close_1008(echo):
+def test_connections_past_the_per_user_limit_close_1008(start_server):
     """The third connection of a user (limit 2) is refused with 1008."""
-    keep = [websocket.create_connection(echo.ws_url + "/ws/limited") for _ in range(2)]
-    third = websocket.create_connection(echo.ws_url + "/ws/limited")
+    srv = start_server(CHAT_AUTH="open", CHAT_MAX_CONNECTIONS_PER_USER="2")
+    keep = [websocket.create_connection(srv.ws_url + "/ws/limited") for _ in range(2)]
+    third = websocket.create_connection(srv.ws_url + "/ws/limited")
     third.settimeout(5)
     while True:
         received = third.recv_frame()
