@@ -33,6 +33,14 @@ class FrameTooBig(TransportError):
     code = 1009
 
 
+class StoreUnavailable(ChatError):
+    """Raised when the database cannot take a write (full disk, I/O error)."""
+
+
+class TooManyConnections(ChatError):
+    """Raised when a user already has the most connections allowed."""
+
+
 class FrameRejected(ChatError):
     """Raised when a client frame is refused; it becomes an `error` frame."""
 

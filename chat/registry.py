@@ -1,11 +1,7 @@
 """Who is connected to this process: each user's set of open connections."""
 
-from .errors import ChatError
+from .errors import TooManyConnections
 from .protocol import name_key
-
-
-class TooManyConnections(ChatError):
-    """Raised when a user already has the most connections allowed."""
 
 
 class Registry:

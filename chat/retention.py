@@ -18,8 +18,7 @@ class Pruner:
         self.seconds = days * 86400
         self._loop = gevent.spawn(self._run)
 
-    def prune_now(self):
-        """Delete what is past retention now; return how many messages went."""
+    def _prune_once(self):
         removed = self.store.prune(time.time() - self.seconds)
         if removed:
             log.info("retention: pruned %d messages", removed)
@@ -28,7 +27,7 @@ class Pruner:
     def _run(self):
         while True:
             try:
-                self.prune_now()
+                self._prune_once()
             except Exception:  # the loop must outlive a failed pass
                 log.exception("retention: pruning failed")
             gevent.sleep(INTERVAL)

@@ -7,9 +7,7 @@ broker; the broker's deliveries reach the registry's sockets.
 import logging
 
 from . import protocol, wsproto
-from .errors import FrameRejected
-from .registry import TooManyConnections
-from .sqlite_store import StoreUnavailable
+from .errors import FrameRejected, StoreUnavailable, TooManyConnections
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import gevent
 from gevent.event import AsyncResult
 from gevent.queue import Queue
 
-from .errors import ChatError, SettingsError
+from .errors import SettingsError, StoreUnavailable
 from .protocol import Message, name_key
 
 SCHEMA_VERSION = 1
@@ -42,10 +42,6 @@ _MIGRATIONS = {
     """,
 }
 _COLUMNS = "id, from_user, to_user, msg, ts"
-
-
-class StoreUnavailable(ChatError):
-    """Raised when the database cannot take a write (full disk, I/O error)."""
 
 
 def _connect(path):
@@ -145,10 +141,6 @@ class SqliteStore:
         """Store a message durably; return (message, created). A repeated cid returns the original."""
         return self._write(_insert_message, from_user, to_user, msg, cid, time.time())
 
-    def last_id(self):
-        """The newest stored id (0 when empty)."""
-        return self._read(_last_id)
-
     def snapshot(self, user, since, limit):
         """(last_id, messages, truncated) read in one transaction, for a connection's backlog.
 
@@ -166,12 +158,6 @@ class SqliteStore:
     def prune(self, older_than):
         """Delete messages stored before the Unix time `older_than`; return how many."""
         return self._write(_prune, older_than)
-
-    def close(self):
-        """Close every connection (tests and shutdown)."""
-        self._writer.close()
-        while not self._readers.empty():
-            self._readers.get().close()
 
 
 # -- run on the thread pool: plain sqlite3, no gevent ----------------------
