@@ -55,7 +55,6 @@ class Router:
         backlog already covered (id <= its last_id) are dropped, then and later.
         """
         held = self._held[ws] = []
-        last_id = 0
         try:
             limit = BACKLOG_MAX if since is not None else BACKLOG_DEFAULT
             last_id, records, truncated = self.store.snapshot(user, since, limit)

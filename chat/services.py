@@ -5,7 +5,7 @@ from .broker import LocalBroker
 from .registry import Registry
 from .retention import Pruner
 from .router import Router
-from .sqlite_store import SqliteStore, database_path
+from .sqlite_store import SqliteStore
 from .transport import Keepalive
 
 
@@ -14,7 +14,7 @@ class Services:
 
     def __init__(self, settings, secret_key):
         self.settings = settings
-        self.store = SqliteStore(database_path(settings))
+        self.store = SqliteStore(settings.database_path)
         self.registry = Registry(settings.max_connections_per_user)
         self.router = Router(settings, self.store, self.registry, LocalBroker())
         self.tokens = Tokens(secret_key, settings.token_lifetime)

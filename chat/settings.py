@@ -100,8 +100,10 @@ class Settings:
 
     @property
     def database_path(self):
-        """The SQLite file the default database URL points at."""
-        return os.path.join(self.data_dir, "chat.db")
+        """The SQLite file of CHAT_DATABASE_URL, or chat.db under CHAT_DATA_DIR."""
+        if not self.database_url:
+            return os.path.join(self.data_dir, "chat.db")
+        return os.path.abspath(self.database_url[len("sqlite:///"):])
 
 
 # variable, field, cast: one line per setting, the only place that names them.
@@ -146,8 +148,11 @@ def from_environ(environ=None):
         raise SettingsError("CHAT_REDIS_URL: the Redis broker is not part of this version yet")
     if settings.workers > 1:
         raise SettingsError("CHAT_WORKERS > 1 needs CHAT_REDIS_URL: workers share users through Redis")
-    if settings.database_url and not settings.database_url.startswith("sqlite"):
+    url = settings.database_url
+    if url and not url.startswith("sqlite"):
         raise SettingsError("CHAT_DATABASE_URL: only sqlite:// is supported in this version")
+    if url and (not url.startswith("sqlite:///") or url == "sqlite:///"):
+        raise SettingsError(f"CHAT_DATABASE_URL={url!r}: write sqlite:///relative/path or sqlite:////absolute/path")
     return settings
 
 

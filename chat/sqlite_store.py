@@ -5,7 +5,6 @@ thread of gevent's pool; reads run there too, on their own connections. The hub
 only ever waits on results, never on the disk.
 """
 
-import os
 import sqlite3
 import time
 
@@ -177,7 +176,7 @@ def _run_batch(conn, batch):
 
 def _insert_user(conn, key, name):
     conn.execute("INSERT OR IGNORE INTO users (key, name, created) VALUES (?, ?, ?)", (key, name, time.time()))
-    return conn.execute("SELECT name FROM users WHERE key = ?", (key,)).fetchone()[0]
+    return _find_user(conn, key)
 
 
 def _find_user(conn, key):
@@ -205,7 +204,7 @@ def _last_id(conn):
     return row[0] if row else 0
 
 
-_VISIBLE = "(to_key IS NULL OR to_key = :me OR (from_key = :me AND to_key IS NOT NULL))"
+_VISIBLE = "(to_key IS NULL OR to_key = :me OR from_key = :me)"
 
 
 def _snapshot(conn, me, since, limit):
@@ -235,13 +234,3 @@ def _history(conn, me, other, before, limit):
 def _prune(conn, older_than):
     return conn.execute("DELETE FROM messages WHERE ts < ?", (older_than,)).rowcount
 
-
-def database_path(settings):
-    """The SQLite file of CHAT_DATABASE_URL, or the default under CHAT_DATA_DIR."""
-    url = settings.database_url
-    if not url:
-        return settings.database_path
-    path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else ""
-    if not path:
-        raise SettingsError(f"CHAT_DATABASE_URL={url!r}: write sqlite:///relative/path or sqlite:////absolute/path")
-    return os.path.abspath(path)

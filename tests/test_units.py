@@ -80,3 +80,12 @@ def test_settings_defaults_and_errors():
         settings.from_environ({"CHAT_MAX_QUEUE_BYTES": "lots"})
     assert settings.from_environ({"CHAT_ALLOWED_ORIGINS": "https://a.example/, http://b:81"}).allowed_origins == (
         "https://a.example", "http://b:81")
+
+
+def test_database_url_gives_the_sqlite_path():
+    """sqlite:///x is relative, sqlite:////x absolute; the default lives in CHAT_DATA_DIR."""
+    assert settings.from_environ({"CHAT_DATA_DIR": "/d"}).database_path == "/d/chat.db"
+    assert settings.from_environ({"CHAT_DATABASE_URL": "sqlite:////srv/c.db"}).database_path == "/srv/c.db"
+    for bad in ("sqlite:///", "sqlite://host/c.db"):
+        with pytest.raises(SettingsError, match="CHAT_DATABASE_URL"):
+            settings.from_environ({"CHAT_DATABASE_URL": bad})

@@ -40,7 +40,9 @@
     const route = m.to_user ? `${m.from_user} → ${m.to_user}` : m.from_user;
     li.append(el("span", `${when} ${route}`, "meta"), el("span", m.msg, "text"));
     const list = $("messages");
-    const after = [...list.children].find((node) => Number(node.dataset.id) > m.id);
+    const last = list.lastElementChild;
+    const after = !last || Number(last.dataset.id) < m.id
+      ? null : [...list.children].find((node) => Number(node.dataset.id) > m.id);
     list.insertBefore(li, after || null);
     if (live && !after) li.scrollIntoView({block: "end"});
   }
