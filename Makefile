@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test chromium clean
+.PHONY: run test conformance chromium clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.10 or newer is needed") if sys.version_info < (3, 10) else None'
@@ -30,3 +30,16 @@ chromium:
 
 clean:
 	rm -rf $(VENV) .pytest_cache var
+
+# RFC 6455 conformance: Autobahn|Testsuite runs on Python 2.7 only (pyenv has one here).
+PYTHON27 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/2.7*/bin/python2.7) $(shell command -v python2.7))
+AUTOBAHN := var/autobahn
+AUTOBAHN_STAMP := $(AUTOBAHN)/.installed
+
+$(AUTOBAHN_STAMP): conformance/requirements-py27.txt
+	@test -n "$(PYTHON27)" || { echo "make conformance needs Python 2.7 (set PYTHON27=/path/to/python2.7)" >&2; exit 1; }
+	$(PYTHON27) -m pip install --quiet --disable-pip-version-check --target $(AUTOBAHN) -r conformance/requirements-py27.txt
+	touch $@
+
+conformance: $(STAMP) $(AUTOBAHN_STAMP)
+	$(BIN)/python conformance/run.py $(PYTHON27) $(AUTOBAHN)

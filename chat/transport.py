@@ -22,13 +22,15 @@ from geventwebsocket.handler import WebSocketHandler
 from geventwebsocket.websocket import WebSocket
 
 from . import wsproto
-from .errors import ConnectionLost, FrameTooBig, ProtocolViolation, TransportError
+from .errors import ConnectionLost, ProtocolViolation, TransportError
 
 log = logging.getLogger(__name__)
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 CLOSE_TIMEOUT = 5.0  # how long a closing peer may take to answer before we cut it
-MAX_FRAGMENTS = 1024  # zero-length fragments cost nothing to send; cap them anyway
+# Each fragment also counts this much toward the message size limit, so a stream of
+# empty fragments cannot grow a message (a list of parts) without bound.
+FRAGMENT_COST = 8
 # The kernel's send buffer autotunes up to 4 MiB a socket: a slow reader could pin
 # that much kernel memory, and hide from the queue limit. Linux doubles this value.
 SEND_BUFFER = 64 * 1024
@@ -146,13 +148,11 @@ class ChatWebSocket(WebSocket):
                     return payload.decode("utf-8") if op == wsproto.OP_TEXT else payload
                 if op == wsproto.OP_TEXT:
                     decoder = codecs.getincrementaldecoder("utf-8")()
-            size += len(payload)
+            size += len(payload) + FRAGMENT_COST
             # Decoding fragment by fragment fails fast on bad UTF-8 (in C).
             parts.append(decoder.decode(payload, header.fin) if decoder else payload)
             if header.fin:
                 return "".join(parts) if decoder else b"".join(parts)
-            if len(parts) >= MAX_FRAGMENTS:
-                raise FrameTooBig(f"more than {MAX_FRAGMENTS} fragments")
 
     def _on_control(self, op, payload):
         """Handle a control frame; True when it was the peer's close."""

@@ -5,7 +5,7 @@ import os
 import socket
 import struct
 
-from conftest import timeout
+from liveserver import timeout
 
 
 def handshake(server, path, headers=None, key=None, version="13"):

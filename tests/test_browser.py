@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import timeout
+from liveserver import timeout
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, timeout
+from liveserver import ROOT, timeout
 
 
 def start_fails(command, **env):

@@ -8,6 +8,7 @@ import time
 
 import pytest
 import websocket
+from liveserver import Server
 from rawws import close_code, frame, handshake, read_frame
 
 TEXT, BINARY, CONT, CLOSE, PING, PONG = 0x1, 0x2, 0x0, 0x8, 0x9, 0xA
@@ -16,7 +17,6 @@ TEXT, BINARY, CONT, CLOSE, PING, PONG = 0x1, 0x2, 0x0, 0x8, 0x9, 0xA
 @pytest.fixture(scope="module")
 def echo(tmp_path_factory):
     """A server with the echo endpoint on and a short keepalive."""
-    from conftest import Server
     srv = Server(tmp_path_factory.mktemp("echo"), {
         "CHAT_ECHO_ENDPOINT": "1", "CHAT_AUTH": "open", "CHAT_PING_INTERVAL": "0.3",
         "CHAT_IDLE_TIMEOUT": "1.2",
@@ -66,10 +66,10 @@ def test_fragments_adding_up_past_the_limit_close_1009(echo):
     assert close_code(sock)[0] == 1009
 
 
-def test_too_many_fragments_close_1009(echo):
-    """Endless empty fragments are capped."""
+def test_endless_empty_fragments_close_1009(echo):
+    """Each fragment counts toward the size limit, so empty ones cannot go on forever."""
     sock = opened(echo)
-    sock.sendall(frame(TEXT, b"", fin=False) + frame(CONT, b"", fin=False) * 1100)
+    sock.sendall(frame(TEXT, b"", fin=False) + frame(CONT, b"", fin=False) * (65536 // 8 + 1))
     assert close_code(sock)[0] == 1009
 
 

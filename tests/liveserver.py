@@ -1,0 +1,193 @@
+"""Real server processes on free ports and real WebSocket clients, for tests and tools."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import websocket
+
+ROOT = Path(__file__).resolve().parent.parent
+SCALE = float(os.environ.get("CHAT_TEST_TIMEOUT_SCALE", "1"))
+
+
+def timeout(seconds):
+    """A timeout scaled by CHAT_TEST_TIMEOUT_SCALE (slow machines set it above 1)."""
+    return seconds * SCALE
+
+
+def free_port():
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """A real server process (`python wsgi.py` or gunicorn) on a free port."""
+
+    def __init__(self, data_dir, env=None, gunicorn=False):
+        self.port = free_port()
+        self.data_dir = Path(data_dir)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}"
+        self.log_path = self.data_dir / "server.log"
+        self.env = {**os.environ, "CHAT_PORT": str(self.port), "CHAT_DATA_DIR": str(self.data_dir),
+                    "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.command = ([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
+                        if gunicorn else [sys.executable, "wsgi.py"])
+        self.proc = None
+
+    def start(self):
+        """Start the process and wait until /healthz answers."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")  # pylint: disable=consider-using-with
+        self.proc = subprocess.Popen(self.command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout(20)
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                self.get("/healthz")
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"server did not answer in time:\n{self.log()}")
+
+    def stop(self):
+        """SIGTERM, then SIGKILL if it lingers."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout(10))
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def log(self):
+        """What the server printed so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def rss_kb(self):
+        """Resident memory of the server process, in KiB."""
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise RuntimeError("no VmRSS")
+
+    def request(self, method, path, body=None, headers=None):
+        """An HTTP request; returns (status, parsed JSON or text, headers)."""
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers or {})
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=timeout(10)) as resp:
+                return resp.status, _parse(resp.read()), resp.headers
+        except urllib.error.HTTPError as err:
+            return err.code, _parse(err.read()), err.headers
+
+    def get(self, path, headers=None):
+        """GET `path`; returns (status, body, headers)."""
+        return self.request("GET", path, headers=headers)
+
+    def token(self, name):
+        """A token for `name` from POST /api/token."""
+        status, body, _ = self.request("POST", "/api/token", {"name": name})
+        assert status == 200, body
+        return body["token"]
+
+    def connect(self, name, since=None, token=True, **options):
+        """A logged-in Client on /ws/<name>."""
+        query = {}
+        if token:
+            query["token"] = self.token(name) if token is True else token
+        if since is not None:
+            query["since"] = since
+        path = f"/ws/{urllib.parse.quote(name)}"
+        if query:
+            path += "?" + urllib.parse.urlencode(query)
+        return Client(self.ws_url + path, **options)
+
+
+def _parse(raw):
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode("utf-8", "replace")
+
+
+class Client:
+    """A websocket-client connection that reads JSON frames."""
+
+    def __init__(self, url, **options):
+        self.ws = websocket.create_connection(url, timeout=timeout(5), **options)
+
+    def send(self, **frame):
+        """Send `frame` as a JSON text frame."""
+        self.ws.send(json.dumps(frame))
+
+    def recv(self, wait=5):
+        """The next JSON frame (fails after `wait` seconds)."""
+        self.ws.settimeout(timeout(wait))
+        opcode, data = self.ws.recv_data()
+        assert opcode == websocket.ABNF.OPCODE_TEXT, (opcode, data)
+        return json.loads(data)
+
+    def recv_type(self, kind, wait=5):
+        """The next frame of type `kind`, skipping presence frames of others."""
+        while True:
+            frame = self.recv(wait)
+            if frame["type"] == kind:
+                return frame
+            assert frame["type"] == "presence", frame
+
+    def recv_until(self, match, wait=5):
+        """Skip frames until one for which `match(frame)` holds; return it."""
+        deadline = time.monotonic() + timeout(wait)
+        while True:
+            frame = self.recv(max(deadline - time.monotonic(), 0.01) / SCALE)
+            if match(frame):
+                return frame
+
+    def sync(self):
+        """Read hello, the backlog and synced; return (hello, messages, synced)."""
+        hello = self.recv()
+        assert hello["type"] == "hello", hello
+        backlog = []
+        while (frame := self.recv())["type"] != "synced":
+            if frame["type"] == "message":
+                backlog.append(frame)
+        return hello, backlog, frame
+
+    def assert_silent(self, wait=0.3):
+        """Nothing but presence frames arrives within `wait` seconds."""
+        self.ws.settimeout(timeout(wait))
+        try:
+            while True:
+                frame = json.loads(self.ws.recv())
+                assert frame["type"] == "presence", f"unexpected frame {frame}"
+        except websocket.WebSocketTimeoutException:
+            pass
+
+    def close_frame(self, wait=5):
+        """Read until the server's close frame; return (code, reason)."""
+        self.ws.settimeout(timeout(wait))
+        while True:
+            frame = self.ws.recv_frame()
+            if frame.opcode == websocket.ABNF.OPCODE_CLOSE:
+                code = int.from_bytes(frame.data[:2], "big") if len(frame.data) >= 2 else None
+                return code, frame.data[2:].decode()
+
+    def close(self):
+        """Close politely, ignoring a connection that is already gone."""
+        try:
+            self.ws.close()
+        except (OSError, websocket.WebSocketException):
+            pass
