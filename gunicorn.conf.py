@@ -18,3 +18,5 @@ graceful_timeout = 10
 timeout = 30
 control_socket_disable = True  # gunicorn 27 would open one under ~/.gunicorn
 accesslog = "-"
+# gunicorn's default format logs the query string, and with it any ?token=.
+access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s"'

@@ -1,11 +1,15 @@
 """The chat server: `create_app()` builds the Flask application."""
 
+import ipaddress
+import logging
 import os
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import settings as settings_module
-from .auth import load_secret_key
+from .auth import CookieSessions, load_secret_key
+from .cli import cli
 from .errors import SettingsError
 from .services import Services
 
@@ -22,11 +26,28 @@ def create_app(settings=None):
     secret_key = load_secret_key(settings)
     app.config.update(SECRET_KEY=secret_key, SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_HTTPONLY=True, JSON_SORT_KEYS=False)
+    app.session_interface = CookieSessions()
+    if settings.trusted_proxies:
+        # Behind N reverse proxies: take scheme, host and client address from their
+        # X-Forwarded-* headers (Secure cookies, the Origin check, per-address limits).
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     app.extensions["chat"] = Services(settings, secret_key)
+    if settings.auth == "open" and not _loopback(settings.host):
+        logging.getLogger(__name__).warning(
+            "CHAT_AUTH=open on %s: anyone who can reach this address can speak as anyone", settings.host)
 
     from . import api, pages, sockets  # pylint: disable=import-outside-toplevel
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(sockets.bp)
-    api.register_error_handlers(app)
+    api.register_handlers(app)
+    app.cli.add_command(cli)
     return app
+
+
+def _loopback(host):
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"

@@ -1,11 +1,13 @@
 """The JSON HTTP API: tokens, users, health, and JSON errors for every HTTP failure."""
 
+import math
 from datetime import datetime, timezone
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, abort, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from . import auth, protocol
+from .errors import LoginRefused
 
 bp = Blueprint("api", __name__)
 
@@ -22,13 +24,27 @@ def json_error(status, code, detail):
     return response
 
 
-def register_error_handlers(app):
-    """Answer every HTTP error, and any crash, in JSON with no traceback."""
+def register_handlers(app):
+    """Answer every HTTP error, and any crash, in JSON with no traceback; refuse cross-site posts."""
 
     @app.errorhandler(HTTPException)
     def http_error(exc):
         code = (exc.name or "error").lower().replace(" ", "_")
         return json_error(exc.code or 500, code, exc.description or exc.name)
+
+    @app.errorhandler(LoginRefused)
+    def login_refused(exc):
+        response = json_error(exc.status, exc.code, exc.detail)
+        if exc.retry_after:
+            response.headers["Retry-After"] = str(math.ceil(exc.retry_after))
+        return response
+
+    @app.before_request
+    def cross_site_post():
+        # Cookies make every POST a request forgery target: refuse foreign origins.
+        if request.method == "POST" and not auth.origin_allowed(request.environ, services().settings.allowed_origins):
+            return json_error(403, "bad_origin", "this Origin may not post here")
+        return None
 
     @app.errorhandler(Exception)
     def crash(exc):
@@ -38,18 +54,54 @@ def register_error_handlers(app):
 
 @bp.post("/api/token")
 def issue_token():
-    """Trade a name (names and open modes) for a signed token."""
+    """Trade a name and, for a claimed name, its password for a signed token."""
     chat = services()
     if chat.settings.auth == "token":
         return json_error(403, "forbidden", "in token mode tokens come from the operator")
-    body = request.get_json(silent=True)
-    name = protocol.normalize_name(body.get("name")) if isinstance(body, dict) else None
+    body = _json_body()
+    name = protocol.normalize_name(body.get("name"))
     if name is None:
         return json_error(400, "bad_name", "name must be 1-32 letters, digits, '_', '-' or '.'")
-    name = chat.store.remember_user(name)
-    token, expires = chat.tokens.issue(name)
-    return jsonify(token=token, user=name,
+    password = body.get("password")
+    if password is not None and not isinstance(password, str):
+        return json_error(400, "bad_request", "password must be a string")
+    user, stamp = chat.accounts.log_in(name, password or None, request.remote_addr)
+    return _token_response(chat, user, stamp)
+
+
+@bp.post("/api/password")
+def set_password():
+    """Claim the caller's name with `password`, or change it (`current_password`)."""
+    chat = services()
+    if chat.settings.auth != "names":
+        return json_error(403, "forbidden", "passwords exist only when CHAT_AUTH=names")
+    user = auth.current_user(chat)
+    if user is None:
+        return _unauthenticated()
+    body = _json_body()
+    current = body.get("current_password")
+    stamp = chat.accounts.set_password(user, body.get("password"), current if isinstance(current, str) else None)
+    if auth.session_user() == user:
+        auth.start_session(user, stamp)
+    return _token_response(chat, user, stamp)
+
+
+def _json_body():
+    """The request's JSON object; 400 for anything else."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, "send a JSON object with Content-Type: application/json")
+    return body
+
+
+def _token_response(chat, user, stamp):
+    token, expires = chat.tokens.issue(user, stamp)
+    return jsonify(token=token, user=user,
                    expires=datetime.fromtimestamp(expires, timezone.utc).isoformat().replace("+00:00", "Z"))
+
+
+def _unauthenticated():
+    return json_error(401, "unauthenticated", "log in first, or send Authorization: Bearer <token>")
 
 
 @bp.get("/api/messages")
@@ -57,9 +109,9 @@ def history():
     """`{"messages": [...]}`: the newest `limit` visible messages of one conversation
     with id < before, oldest first (`with=*`, the default, is the group)."""
     chat = services()
-    user = auth.current_user(chat.tokens, chat.settings.auth)
+    user = auth.current_user(chat)
     if user is None:
-        return json_error(401, "unauthenticated", "log in first, or send Authorization: Bearer <token>")
+        return _unauthenticated()
     try:
         before = protocol.parse_whole(request.args.get("before"), 1, protocol.MAX_ID, protocol.MAX_ID)
         limit = protocol.parse_whole(request.args.get("limit"), 1, 200, 50)
@@ -79,8 +131,8 @@ def history():
 def online_users():
     """Who is online."""
     chat = services()
-    if chat.settings.auth != "open" and auth.current_user(chat.tokens, chat.settings.auth) is None:
-        return json_error(401, "unauthenticated", "log in first")
+    if chat.settings.auth != "open" and auth.current_user(chat) is None:
+        return _unauthenticated()
     return jsonify(online=chat.registry.online())
 
 

@@ -5,6 +5,7 @@ import secrets
 import time
 
 from flask import request, session
+from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from . import protocol
@@ -45,27 +46,51 @@ class Tokens:
         self._serializer = URLSafeTimedSerializer(secret_key, salt=TOKEN_SALT)
         self.lifetime = lifetime
 
-    def issue(self, name):
-        """Return (token, expiry as a Unix time) for `name`."""
-        return self._serializer.dumps({"u": name}), time.time() + self.lifetime
+    def issue(self, name, stamp=""):
+        """Return (token, expiry as a Unix time) for `name` under the account `stamp`."""
+        payload = {"u": name, "s": stamp} if stamp else {"u": name}
+        return self._serializer.dumps(payload), time.time() + self.lifetime
 
     def verify(self, token):
-        """The user a valid, unexpired token names, or None."""
+        """(user, stamp) of a valid, unexpired token, or None."""
         try:
             data = self._serializer.loads(token, max_age=self.lifetime)
         except (BadSignature, SignatureExpired):
             return None
-        name = data.get("u") if isinstance(data, dict) else None
-        return protocol.normalize_name(name)
+        if not isinstance(data, dict):
+            return None
+        name, stamp = protocol.normalize_name(data.get("u")), data.get("s", "")
+        return (name, stamp) if name and isinstance(stamp, str) else None
 
 
-def current_user(tokens, mode):
-    """The user the current request proves to be, or None.
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed cookie sessions, marked Secure whenever the request came over https."""
 
-    A session cookie (not in token mode), `Authorization: Bearer`, or `?token=`.
-    """
+    def get_cookie_secure(self, app):
+        return request.is_secure
+
+
+def start_session(user, stamp):
+    """Log the browser in as `user` (a fresh session: no fixation)."""
+    session.clear()
+    session["user"] = user
+    session["stamp"] = stamp
+
+
+def session_user():
+    """The user named by the session cookie, unchecked (None without one)."""
+    return session.get("user")
+
+
+def end_session():
+    """Log the browser out."""
+    session.clear()
+
+
+def _claim(tokens, mode):
+    """(user, stamp) from a session cookie (not in token mode), Bearer or ?token=."""
     if mode != "token" and session.get("user"):
-        return session["user"]
+        return session["user"], session.get("stamp", "")
     token = request.args.get("token")
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
@@ -73,13 +98,28 @@ def current_user(tokens, mode):
     return tokens.verify(token) if token else None
 
 
-def handshake_refusal(username, tokens, settings):
-    """Why a socket handshake for `username` is refused: (status, code, detail), or None."""
-    if not origin_allowed(request.environ, settings.allowed_origins):
-        return 403, "bad_origin", "this Origin may not open sockets here"
-    if settings.auth == "open":
+def current_user(chat):
+    """The user the current request proves to be, or None.
+
+    In names mode the session or token must carry the account's current stamp:
+    claiming a name or changing its password ends older sessions and tokens.
+    """
+    claim = _claim(chat.tokens, chat.settings.auth)
+    if claim is None:
         return None
-    proven = current_user(tokens, settings.auth)
+    user, stamp = claim
+    if chat.settings.auth == "names" and chat.accounts.stamp(user) != stamp:
+        return None
+    return user
+
+
+def handshake_refusal(username, chat):
+    """Why a handshake for `username` is refused: (status, code, detail), or None."""
+    if not origin_allowed(request.environ, chat.settings.allowed_origins):
+        return 403, "bad_origin", "this Origin may not open connections here"
+    if chat.settings.auth == "open":
+        return None
+    proven = current_user(chat)
     if proven is None:
         return 401, "unauthenticated", "log in first, or pass ?token="
     if protocol.name_key(proven) != protocol.name_key(username):

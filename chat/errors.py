@@ -49,3 +49,14 @@ class FrameRejected(ChatError):
         self.code = code
         self.detail = detail
         self.cid = cid
+
+
+class LoginRefused(ChatError):
+    """Raised when a log-in or password change is refused; it becomes an HTTP error."""
+
+    def __init__(self, status, code, detail, retry_after=None):
+        super().__init__(f"{code}: {detail}")
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.retry_after = retry_after

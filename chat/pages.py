@@ -1,9 +1,10 @@
-"""The browser side: the chat page, login and logout."""
+"""The browser side: the chat page, login, password and logout (form posts)."""
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 
-from . import protocol
+from . import auth, protocol
 from .api import json_error, services
+from .errors import LoginRefused
 
 bp = Blueprint("pages", __name__)
 
@@ -12,26 +13,50 @@ bp = Blueprint("pages", __name__)
 def index():
     """The chat page, or the login form when nobody is logged in."""
     chat = services()
-    user = session.get("user") if chat.settings.auth != "token" else None
-    return render_template("index.html", user=user, auth=chat.settings.auth, error=request.args.get("error"))
+    user = auth.current_user(chat) if chat.settings.auth != "token" else None
+    return render_template("index.html", user=user, auth=chat.settings.auth,
+                           error=request.args.get("error"), notice=request.args.get("notice"))
 
 
 @bp.post("/login")
 def login():
-    """Log in by name (form post from the page) and set the session cookie."""
+    """Log in by name and optional password (form post) and set the session cookie."""
     chat = services()
     if chat.settings.auth == "token":
         return json_error(403, "forbidden", "this server accepts operator-issued tokens only")
     name = protocol.normalize_name(request.form.get("name", "").strip())
     if name is None:
-        return redirect(url_for("pages.index", error="A name is 1-32 letters, digits, _ - or ."))
-    session.clear()
-    session["user"] = chat.store.remember_user(name)
-    return redirect(url_for("pages.index"))
+        return _back(error="A name is 1-32 letters, digits, _ - or .")
+    try:
+        user, stamp = chat.accounts.log_in(name, request.form.get("password") or None, request.remote_addr)
+    except LoginRefused as exc:
+        return _back(error=exc.detail)
+    auth.start_session(user, stamp)
+    return _back()
+
+
+@bp.post("/password")
+def password():
+    """Claim the logged-in name with a password, or change it (form post)."""
+    chat = services()
+    user = auth.current_user(chat) if chat.settings.auth == "names" else None
+    if user is None:
+        return _back(error="Log in first.")
+    try:
+        stamp = chat.accounts.set_password(user, request.form.get("password", ""),
+                                           request.form.get("current_password") or None)
+    except LoginRefused as exc:
+        return _back(error=exc.detail)
+    auth.start_session(user, stamp)
+    return _back(notice="Your name now needs this password.")
 
 
 @bp.post("/logout")
 def logout():
     """Forget the session cookie."""
-    session.clear()
-    return redirect(url_for("pages.index"))
+    auth.end_session()
+    return _back()
+
+
+def _back(**message):
+    return redirect(url_for("pages.index", **message))

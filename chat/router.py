@@ -8,6 +8,7 @@ import logging
 
 from . import protocol, wsproto
 from .errors import FrameRejected, StoreUnavailable, TooManyConnections
+from .limits import TokenBuckets
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,8 @@ class Router:
         # socket -> the last id its backlog covered. A message committed before the
         # backlog was read may be published after it was sent: that copy is dropped.
         self._floor = {}
+        # One bucket per user, shared by all of the user's connections here.
+        self._rate = TokenBuckets(settings.rate_per_second, settings.rate_burst)
         broker.subscribe(self.deliver)
 
     # -- connections ------------------------------------------------------
@@ -101,8 +104,12 @@ class Router:
     def accept(self, user, message, origin=None):
         """Store `message` from `user`, acknowledge it to `origin`, publish it.
 
-        Raises FrameRejected for an unknown recipient. Returns the stored record.
+        Raises FrameRejected past the user's rate or for an unknown recipient.
+        Returns the stored record.
         """
+        if not self._rate.take(protocol.name_key(user)):
+            raise FrameRejected("rate_limited", f"at most {self.settings.rate_per_second:g} messages a second; "
+                                "slow down", message.cid)
         to_user = None
         if message.to_user is not None:
             to_user = self.store.display_name(message.to_user)

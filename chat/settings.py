@@ -86,12 +86,14 @@ class Settings:
     auth: str = "names"
     secret_key: str = ""
     allowed_origins: tuple = ()
+    trusted_proxies: int = 0
     echo_endpoint: bool = False
     max_frame_bytes: int = 65536
     max_message_chars: int = 4000
     rate_per_second: float = 20.0
     rate_burst: int = 40
     max_connections_per_user: int = 10
+    login_attempts_per_minute: int = 10
     max_queue_bytes: int = 1 << 20
     ping_interval: float = 20.0
     idle_timeout: float = 60.0
@@ -117,12 +119,14 @@ _SPEC = (
     ("CHAT_AUTH", "auth", _choice(*AUTH_MODES)),
     ("CHAT_SECRET_KEY", "secret_key", _text),
     ("CHAT_ALLOWED_ORIGINS", "allowed_origins", _origins),
+    ("CHAT_TRUSTED_PROXIES", "trusted_proxies", _int(0, 10)),
     ("CHAT_ECHO_ENDPOINT", "echo_endpoint", _flag),
     ("CHAT_MAX_FRAME_BYTES", "max_frame_bytes", _int(1024, 64 << 20)),
     ("CHAT_MAX_MESSAGE_CHARS", "max_message_chars", _int(1, 1 << 20)),
     ("CHAT_RATE_PER_SECOND", "rate_per_second", _positive),
     ("CHAT_RATE_BURST", "rate_burst", _int(1)),
     ("CHAT_MAX_CONNECTIONS_PER_USER", "max_connections_per_user", _int(1)),
+    ("CHAT_LOGIN_ATTEMPTS_PER_MINUTE", "login_attempts_per_minute", _int(1)),
     ("CHAT_MAX_QUEUE_BYTES", "max_queue_bytes", _int(1024)),
     ("CHAT_PING_INTERVAL", "ping_interval", _positive),
     ("CHAT_IDLE_TIMEOUT", "idle_timeout", _positive),

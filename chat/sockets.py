@@ -27,7 +27,7 @@ def chat_socket(username):
     name = protocol.normalize_name(username)
     if name is None:
         return json_error(400, "bad_name", "a username is 1-32 letters, digits, '_', '-' or '.'")
-    refusal = auth.handshake_refusal(name, chat.tokens, chat.settings)
+    refusal = auth.handshake_refusal(name, chat)
     if refusal:
         return json_error(*refusal)
     try:

@@ -15,7 +15,7 @@ from gevent.queue import Queue
 from .errors import SettingsError, StoreUnavailable
 from .protocol import Message, name_key
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 READERS = 4
 _MIGRATIONS = {
     1: """
@@ -39,6 +39,7 @@ _MIGRATIONS = {
     CREATE INDEX messages_from ON messages (from_key, id) WHERE to_key IS NOT NULL;
     CREATE INDEX messages_ts ON messages (ts);
     """,
+    2: "ALTER TABLE users ADD COLUMN password_hash TEXT;",
 }
 _COLUMNS = "id, from_user, to_user, msg, ts"
 
@@ -134,6 +135,14 @@ class SqliteStore:
             self._names[key] = found
         return self._names[key]
 
+    def password_hash(self, name):
+        """The stored password hash of `name`, or None when the name is unclaimed."""
+        return self._read(_password_hash, name_key(name))
+
+    def replace_password_hash(self, name, old, new):
+        """Set the password hash of `name` to `new` if it is still `old`; True when set."""
+        return self._write(_replace_password_hash, name_key(name), old, new)
+
     # -- messages ---------------------------------------------------------
 
     def add_message(self, from_user, to_user, msg, cid=None):
@@ -182,6 +191,16 @@ def _insert_user(conn, key, name):
 def _find_user(conn, key):
     row = conn.execute("SELECT name FROM users WHERE key = ?", (key,)).fetchone()
     return row[0] if row else None
+
+
+def _password_hash(conn, key):
+    row = conn.execute("SELECT password_hash FROM users WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else None
+
+
+def _replace_password_hash(conn, key, old, new):
+    return conn.execute("UPDATE users SET password_hash = ? WHERE key = ? AND password_hash IS ?",
+                        (new, key, old)).rowcount == 1
 
 
 def _insert_message(conn, from_user, to_user, msg, cid, ts):

@@ -11,6 +11,7 @@ import binascii
 import codecs
 import hashlib
 import logging
+import re
 import socket
 from collections import deque
 from time import monotonic
@@ -35,6 +36,7 @@ FRAGMENT_COST = 8
 # that much kernel memory, and hide from the queue limit. Linux doubles this value.
 SEND_BUFFER = 64 * 1024
 _PING = wsproto.encode_frame(wsproto.OP_PING, b"")
+_QUERY = re.compile(r"\?[^ ]*")  # "GET /ws/a?token=x HTTP/1.1" -> "GET /ws/a HTTP/1.1"
 
 
 class ChatWebSocket(WebSocket):
@@ -345,6 +347,16 @@ def json_error_body(code, detail):
 
 class ChatHandler(WebSocketHandler):
     """gevent's WSGI handler with a strict handshake and an application-driven accept."""
+
+    def format_request(self):
+        # The access log keeps paths, not query strings: those carry tokens (?token=).
+        saved = self.requestline
+        if saved:
+            self.requestline = _QUERY.sub("", saved)
+        try:
+            return super().format_request()
+        finally:
+            self.requestline = saved
 
     def run_application(self):
         if not self._upgrade_requested():

@@ -191,3 +191,7 @@ class Client:
             self.ws.close()
         except (OSError, websocket.WebSocketException):
             pass
+
+
+# For tests that send floods on purpose: the message rate limit lifted.
+UNLIMITED = {"CHAT_RATE_PER_SECOND": "1000000", "CHAT_RATE_BURST": "1000000"}

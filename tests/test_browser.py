@@ -2,7 +2,7 @@
 
 import pytest
 
-from liveserver import timeout
+from liveserver import UNLIMITED, timeout
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -74,7 +74,7 @@ def test_the_page_reconnects_after_the_server_restarts(browser, start_server):
 
 def test_the_page_scrolls_back_through_history(browser, start_server):
     """The page opens on the last 50; "Load older" brings the rest, in order, once each."""
-    srv = start_server()
+    srv = start_server(**UNLIMITED)
     writer = srv.connect("writer")
     writer.sync()
     for i in range(70):

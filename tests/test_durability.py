@@ -7,6 +7,8 @@ from itertools import count
 
 import pytest
 
+from liveserver import UNLIMITED
+
 
 _cids = count()
 
@@ -48,7 +50,7 @@ def test_acknowledged_messages_survive_a_restart(start_server):
 
 def test_kill_9_right_after_acknowledgements_loses_nothing(start_server):
     """SIGKILL straight after a burst of acks: every acknowledged id is stored."""
-    srv = start_server()
+    srv = start_server(**UNLIMITED)
     synced(srv, "bob")[0].close()
     senders = [synced(srv, f"burst{i}")[0] for i in range(4)]
     acked = set()
@@ -144,7 +146,7 @@ def test_cid_dedupe_survives_a_restart(start_server):
 
 def test_since_backlog_is_capped_at_1000_with_truncated(start_server):
     """More than 1,000 missed messages: the newest 1,000 and truncated true."""
-    srv = start_server()
+    srv = start_server(**UNLIMITED)
     senders = [synced(srv, f"flood{i}")[0] for i in range(4)]
     acks = []
     for sender in senders:
@@ -163,7 +165,7 @@ def test_since_backlog_is_capped_at_1000_with_truncated(start_server):
 
 def test_live_messages_during_the_backlog_are_neither_lost_nor_doubled(start_server):
     """Connections opening while messages flow see every message exactly once, in order."""
-    srv = start_server()
+    srv = start_server(**UNLIMITED)
     sender, *_ = synced(srv, "sender")
     for i in range(200):
         sender.send(msg=f"flow {i}", cid=f"flow{i}")

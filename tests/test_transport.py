@@ -8,7 +8,7 @@ import time
 
 import pytest
 import websocket
-from liveserver import Server
+from liveserver import UNLIMITED, Server
 from rawws import close_code, frame, handshake, read_frame
 
 TEXT, BINARY, CONT, CLOSE, PING, PONG = 0x1, 0x2, 0x0, 0x8, 0x9, 0xA
@@ -228,6 +228,9 @@ def test_connections_past_the_per_user_limit_close_1008(start_server):
     """The third connection of a user (limit 2) is refused with 1008."""
     srv = start_server(CHAT_AUTH="open", CHAT_MAX_CONNECTIONS_PER_USER="2")
     keep = [websocket.create_connection(srv.ws_url + "/ws/limited") for _ in range(2)]
+    for client in keep:  # registered: the first two hold their places
+        client.settimeout(5)
+        assert json.loads(client.recv())["type"] == "hello"
     third = websocket.create_connection(srv.ws_url + "/ws/limited")
     third.settimeout(5)
     while True:
@@ -248,7 +251,7 @@ def test_echo_is_off_by_default(server):
 
 def test_slow_consumer_is_closed_4001_and_leaves_at_once(start_server, clients):
     """A client that stops reading is cut at the queue limit; others see it go offline."""
-    srv = start_server(CHAT_AUTH="open", CHAT_MAX_QUEUE_BYTES="65536")
+    srv = start_server(CHAT_AUTH="open", CHAT_MAX_QUEUE_BYTES="65536", **UNLIMITED)
     watcher = clients(srv.connect("watcher", token=False))
     watcher.sync()
     sock, status, _ = handshake(srv, "/ws/slow")  # and never reads
