@@ -32,11 +32,16 @@ def _off_hub(function, *args):
     return gevent.get_hub().threadpool.apply(function, args)
 
 
-def _matches(password_hash, password):
+def _verify(password_hash, password):
+    # Runs on the pool: a mismatch is an answer, not an error for the pool to report.
     try:
-        return _off_hub(_HASHER.verify, password_hash, password)
+        return _HASHER.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def _matches(password_hash, password):
+    return _off_hub(_verify, password_hash, password)
 
 
 class Accounts:

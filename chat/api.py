@@ -81,6 +81,7 @@ def set_password():
     body = _json_body()
     current = body.get("current_password")
     stamp = chat.accounts.set_password(user, body.get("password"), current if isinstance(current, str) else None)
+    chat.router.sign_out(user)
     if auth.session_user() == user:
         auth.start_session(user, stamp)
     return _token_response(chat, user, stamp)

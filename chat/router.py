@@ -130,6 +130,9 @@ class Router:
             record = event["message"]
             frame = wsproto.text_frame(protocol.encode(protocol.message(record)))
             self._send_to(self._audience(record), frame, event.get("origin"), record.id)
+        elif event["kind"] == "signed_out":
+            for ws in list(self.registry.sockets_of(event["user"])):
+                ws.close(1008, "the password changed: log in again")
         elif event["kind"] == "presence":
             frame = wsproto.text_frame(protocol.encode(protocol.presence(event["user"], event["online"])))
             self._send_to(self.registry.all_sockets(), frame, event.get("origin"))
@@ -149,6 +152,10 @@ class Router:
                 held[ws].append((message_id, frame))
             elif message_id is None or message_id > floor.get(ws, 0):
                 ws.send_frame(frame)
+
+    def sign_out(self, user):
+        """Close every connection of `user`, on every worker: its sessions just ended."""
+        self.broker.publish({"kind": "signed_out", "user": user})
 
     def close_all(self, code, reason):
         """Close every local socket (a restart: clients reconnect with `since`)."""

@@ -90,3 +90,46 @@ def test_the_page_scrolls_back_through_history(browser, start_server):
     texts = page.locator("#messages li .text").all_inner_texts()
     assert texts == [f"old {i:02d}" for i in range(70)]
     page.context.close()
+
+
+@pytest.mark.parametrize("payload", [
+    "<img src=x onerror=alert(1)>",
+    "<script>alert(1)</script>",
+    "<svg onload=alert(1)>",
+    "javascript:alert(1)",
+])
+def test_markup_in_messages_shows_as_text_and_runs_nothing(browser, server, payload):
+    """Live and from history, an XSS payload is shown literally; no dialog ever opens."""
+    sender = log_in(browser, server, "xss_sender")
+    dialogs = []
+    sender.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    sender.fill("#text", payload)
+    sender.press("#text", "Enter")
+    for page in (sender, log_in(browser, server, "xss_reader")):  # live, then from the backlog
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        item = page.locator("#messages li", has_text=payload).last
+        assert item.locator(".text").inner_text() == payload
+        assert page.locator("#messages img, #messages script, #messages svg, #messages a").count() == 0
+        page.wait_for_timeout(200)
+        page.context.close()
+    assert dialogs == []
+
+
+def test_a_name_claimed_on_the_page_needs_its_password(browser, server):
+    """Set a password from the chat page; a later login without it is refused, with it let in."""
+    page = log_in(browser, server, "claimer_b")
+    page.click("summary:text('Password')")
+    page.fill("#new-password", "a long enough password")
+    page.click("text=Save password")
+    page.wait_for_selector("[role=status]:text('needs this password')")
+    page.context.close()
+    other = browser.new_context().new_page()
+    other.goto(server.url + "/")
+    other.fill("#name", "claimer_b")
+    other.click("text=Log in")
+    assert "wrong or missing" in other.inner_text("[role=alert]")
+    other.fill("#name", "claimer_b")
+    other.fill("#password", "a long enough password")
+    other.click("text=Log in")
+    other.wait_for_selector("#status:text('live')")
+    other.context.close()
