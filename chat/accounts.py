@@ -32,6 +32,11 @@ def _off_hub(function, *args):
     return gevent.get_hub().threadpool.apply(function, args)
 
 
+def _check_length(password):
+    if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise LoginRefused(400, "weak_password", f"a password is {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+
+
 def _verify(password_hash, password):
     # Runs on the pool: a mismatch is an answer, not an error for the pool to report.
     try:
@@ -65,10 +70,13 @@ class Accounts:
         wait = max(self._failures.wait(key) for key in keys)
         if wait:
             raise LoginRefused(429, "too_many_attempts", "too many failed log-ins; try again later", wait)
-        user = self.store.remember_user(name)
-        current = self.store.password_hash(user)
+        current = self.store.password_hash(name)
         if current is None:
+            if password:
+                _check_length(password)  # before the name becomes known
+            user = self.store.remember_user(name)
             return user, self.set_password(user, password) if password else ""
+        user = self.store.display_name(name)
         if password and _matches(current, password):
             return user, stamp_of(current)
         for key in keys:
@@ -77,8 +85,7 @@ class Accounts:
 
     def set_password(self, user, password, current_password=None):
         """Give `user` a password (claiming the name, or changing it); return the new stamp."""
-        if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-            raise LoginRefused(400, "weak_password", f"a password is {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+        _check_length(password)
         old = self.store.password_hash(user)
         if old is not None and not (current_password and _matches(old, current_password)):
             raise LoginRefused(403, "bad_password", "give current_password to change a password")
