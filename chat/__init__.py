@@ -24,8 +24,8 @@ def create_app(settings=None):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     app = Flask(__name__, template_folder=os.path.join(root, "templates"))
     secret_key = load_secret_key(settings)
-    app.config.update(SECRET_KEY=secret_key, SESSION_COOKIE_SAMESITE="Lax",
-                      SESSION_COOKIE_HTTPONLY=True, JSON_SORT_KEYS=False)
+    app.config.update(SECRET_KEY=secret_key, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True,
+                      MAX_CONTENT_LENGTH=settings.max_frame_bytes)  # a request body is one frame at most
     app.session_interface = CookieSessions()
     if settings.trusted_proxies:
         # Behind N reverse proxies: take scheme, host and client address from their
@@ -37,8 +37,9 @@ def create_app(settings=None):
         logging.getLogger(__name__).warning(
             "CHAT_AUTH=open on %s: anyone who can reach this address can speak as anyone", settings.host)
 
-    from . import api, pages, sockets  # pylint: disable=import-outside-toplevel
+    from . import api, events, pages, sockets  # pylint: disable=import-outside-toplevel
     app.register_blueprint(pages.bp)
+    app.register_blueprint(events.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(sockets.bp)
     api.register_handlers(app)

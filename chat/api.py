@@ -7,9 +7,12 @@ from flask import Blueprint, abort, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from . import auth, protocol
-from .errors import LoginRefused
+from .errors import FrameRejected, LoginRefused, StoreUnavailable
 
 bp = Blueprint("api", __name__)
+
+# A refused message frame's error code, as an HTTP status.
+REJECTION_STATUS = {"bad_json": 400, "bad_message": 400, "too_long": 413, "unknown_user": 404, "rate_limited": 429}
 
 
 def services():
@@ -87,6 +90,13 @@ def set_password():
     return _token_response(chat, user, stamp)
 
 
+def _body_text():
+    try:
+        return request.get_data().decode("utf-8")
+    except UnicodeDecodeError:
+        raise FrameRejected("bad_json", "the body is not UTF-8") from None
+
+
 def _json_body():
     """The request's JSON object; 400 for anything else."""
     body = request.get_json(silent=True)
@@ -126,6 +136,30 @@ def history():
             return json_error(404, "unknown_user", "nobody by that name has logged in")
     records = chat.store.history(user, None if other == "*" else other, before, limit)
     return jsonify(messages=[protocol.message(record) for record in records])
+
+
+@bp.post("/api/messages")
+def post_message():
+    """Send `{"to_user"?, "msg", "cid"?}` as the caller: 201 and the stored message
+    (200 and the original for a cid already stored). JSON only, which keeps HTML
+    forms on other sites from posting with the user's cookie."""
+    chat = services()
+    user = auth.current_user(chat)
+    if user is None:
+        return _unauthenticated()
+    if not request.is_json:
+        return json_error(415, "unsupported_media_type", "send the message as Content-Type: application/json")
+    try:
+        message = protocol.parse_client_frame(_body_text(), chat.settings.max_message_chars)
+        record, created = chat.router.accept(user, message)
+    except FrameRejected as exc:
+        response = json_error(REJECTION_STATUS[exc.code], exc.code, exc.detail)
+        if exc.code == "rate_limited":
+            response.headers["Retry-After"] = str(math.ceil(1 / chat.settings.rate_per_second))
+        return response
+    except StoreUnavailable:
+        return json_error(503, "storage_failed", "the message could not be stored; send it again")
+    return jsonify(protocol.message(record, message.cid)), 201 if created else 200
 
 
 @bp.get("/api/users")

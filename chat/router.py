@@ -36,19 +36,27 @@ class Router:
 
     def serve(self, user, ws, since=None):
         """Run one accepted socket for `user` until it closes."""
-        user = self.store.remember_user(user)
         try:
-            first = self.registry.add(user, ws)
+            user = self.open(user, ws, since)
         except TooManyConnections as exc:
             ws.close(1008, str(exc))
             ws.receive()  # wait for the peer's close
             return
-        ws.on_close = lambda closed: self._disconnected(user, closed)
-        self._greet(user, ws, since)
-        if first:
-            # hello already told this socket; the others learn it here.
-            self.broker.publish({"kind": "presence", "user": user, "online": True, "origin": id(ws)})
         self._read_loop(user, ws)
+
+    def open(self, user, conn, since=None):
+        """Register a connection (socket or event stream) and greet it; return the display name.
+
+        Raises TooManyConnections past the per-user limit.
+        """
+        user = self.store.remember_user(user)
+        first = self.registry.add(user, conn)
+        conn.on_close = lambda closed: self._disconnected(user, closed)
+        self._greet(user, conn, since)
+        if first:
+            # hello already told this connection; the others learn it here.
+            self.broker.publish({"kind": "presence", "user": user, "online": True, "origin": id(conn)})
+        return user
 
     def _greet(self, user, ws, since):
         """hello, the backlog of PROTOCOL.md, synced; then what arrived meanwhile.
@@ -105,7 +113,7 @@ class Router:
         """Store `message` from `user`, acknowledge it to `origin`, publish it.
 
         Raises FrameRejected past the user's rate or for an unknown recipient.
-        Returns the stored record.
+        Returns (stored record, created): not created when the cid was seen before.
         """
         if not self._rate.take(protocol.name_key(user)):
             raise FrameRejected("rate_limited", f"at most {self.settings.rate_per_second:g} messages a second; "
@@ -120,7 +128,7 @@ class Router:
             origin.send_json(protocol.message(record, message.cid))
         if created:
             self.broker.publish({"kind": "message", "message": record, "origin": id(origin)})
-        return record
+        return record, created
 
     # -- delivery ---------------------------------------------------------
 

@@ -97,6 +97,7 @@ class Settings:
     max_queue_bytes: int = 1 << 20
     ping_interval: float = 20.0
     idle_timeout: float = 60.0
+    sse_heartbeat: float = 15.0
     token_lifetime: float = 30 * 86400.0
     retention_days: float = 0.0
 
@@ -130,6 +131,7 @@ _SPEC = (
     ("CHAT_MAX_QUEUE_BYTES", "max_queue_bytes", _int(1024)),
     ("CHAT_PING_INTERVAL", "ping_interval", _positive),
     ("CHAT_IDLE_TIMEOUT", "idle_timeout", _positive),
+    ("CHAT_SSE_HEARTBEAT", "sse_heartbeat", _positive),
     ("CHAT_TOKEN_LIFETIME", "token_lifetime", _positive),
     ("CHAT_RETENTION_DAYS", "retention_days", _positive),
 )

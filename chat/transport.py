@@ -348,6 +348,11 @@ def json_error_body(code, detail):
 class ChatHandler(WebSocketHandler):
     """gevent's WSGI handler with a strict handshake and an application-driven accept."""
 
+    def get_environ(self):
+        environ = super().get_environ()
+        environ["chat.socket"] = self.socket  # event streams watch it for the client leaving
+        return environ
+
     def format_request(self):
         # The access log keeps paths, not query strings: those carry tokens (?token=).
         saved = self.requestline

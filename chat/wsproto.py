@@ -71,6 +71,12 @@ def unmask(payload, mask):
     return value.to_bytes(n, "little")
 
 
+def server_payload(frame):
+    """The payload of an unmasked frame that `encode_frame` built."""
+    n = frame[1] & 0x7F
+    return frame[2:] if n < 126 else frame[4:] if n == 126 else frame[10:]
+
+
 def encode_frame(opcode, payload):
     """Build one unmasked, final server frame around `payload` (bytes)."""
     n = len(payload)

@@ -1,5 +1,6 @@
 """Real server processes on free ports and real WebSocket clients, for tests and tools."""
 
+import http.client
 import json
 import os
 import socket
@@ -81,11 +82,11 @@ class Server:
                 return int(line.split()[1])
         raise RuntimeError("no VmRSS")
 
-    def request(self, method, path, body=None, headers=None):
-        """An HTTP request; returns (status, parsed JSON or text, headers)."""
-        data = json.dumps(body).encode() if body is not None else None
+    def request(self, method, path, body=None, headers=None, raw=None):
+        """An HTTP request with a JSON `body` (or `raw` bytes); returns (status, parsed JSON or text, headers)."""
+        data = json.dumps(body).encode() if body is not None else raw
         req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers or {})
-        if data is not None:
+        if body is not None and "Content-Type" not in (headers or {}):
             req.add_header("Content-Type", "application/json")
         try:
             with urllib.request.urlopen(req, timeout=timeout(10)) as resp:
@@ -195,3 +196,42 @@ class Client:
 
 # For tests that send floods on purpose: the message rate limit lifted.
 UNLIMITED = {"CHAT_RATE_PER_SECOND": "1000000", "CHAT_RATE_BURST": "1000000"}
+
+
+class EventStreamClient:
+    """A raw Server-Sent Events reader over http.client."""
+
+    def __init__(self, server, path, headers=None):
+        self.conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout(5))
+        self.conn.request("GET", path, headers=headers or {})
+        self.response = self.conn.getresponse()
+        self.status = self.response.status
+        self.comments = []
+
+    def next_event(self):
+        """The next event as {"event", "id", "data"} (data parsed as JSON); comments are kept aside."""
+        event = {}
+        while True:
+            line = self.response.readline().decode("utf-8")
+            if not line:
+                raise EOFError("the stream ended")
+            line = line.rstrip("\n")
+            if not line:
+                if "data" in event:
+                    return event
+                continue
+            if line.startswith(":"):
+                self.comments.append(line)
+                continue
+            field, _, value = line.partition(": ")
+            event[field] = json.loads(value) if field == "data" else value
+
+    def until(self, match):
+        """Skip events until `match(event)`; return that event."""
+        while not match(event := self.next_event()):
+            pass
+        return event
+
+    def close(self):
+        """Hang up."""
+        self.conn.close()

@@ -1,0 +1,39 @@
+"""GET /events/<username>: the chat's server frames as Server-Sent Events."""
+
+from flask import Blueprint, Response, request
+
+from . import auth, protocol
+from .api import json_error, services
+from .errors import TooManyConnections
+from .sse import EventStream
+
+bp = Blueprint("events", __name__)
+
+
+@bp.get("/events/<username>")
+def event_stream(username):
+    """The same checks as the socket, then hello, backlog, synced and live frames as events.
+
+    `Last-Event-ID` (sent by EventSource when it reconnects) or `since=` resumes.
+    """
+    chat = services()
+    name = protocol.normalize_name(username)
+    if name is None:
+        return json_error(400, "bad_name", "a username is 1-32 letters, digits, '_', '-' or '.'")
+    refusal = auth.handshake_refusal(name, chat)
+    if refusal:
+        return json_error(*refusal)
+    resume = request.headers.get("Last-Event-ID") or request.args.get("since")
+    try:
+        since = protocol.parse_whole(resume, 0, protocol.MAX_ID)
+    except ValueError as exc:
+        return json_error(400, "bad_since", f"Last-Event-ID or since: {exc}")
+    settings = chat.settings
+    stream = EventStream(request.environ.get("chat.socket"), settings.max_queue_bytes, settings.sse_heartbeat)
+    try:
+        chat.router.open(name, stream, since)
+    except TooManyConnections as exc:
+        stream.close()
+        return json_error(429, "too_many_connections", str(exc))
+    return Response(stream.events(), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
