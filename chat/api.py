@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from flask import Blueprint, abort, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from . import auth, protocol
+from . import auth, openapi, protocol
 from .errors import FrameRejected, LoginRefused, StoreUnavailable
 
 bp = Blueprint("api", __name__)
@@ -33,7 +33,11 @@ def register_handlers(app):
     @app.errorhandler(HTTPException)
     def http_error(exc):
         code = (exc.name or "error").lower().replace(" ", "_")
-        return json_error(exc.code or 500, code, exc.description or exc.name)
+        response = json_error(exc.code or 500, code, exc.description or exc.name)
+        for name, value in exc.get_headers():  # Allow on 405, for one
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(LoginRefused)
     def login_refused(exc):
@@ -169,6 +173,12 @@ def online_users():
     if chat.settings.auth != "open" and auth.current_user(chat) is None:
         return _unauthenticated()
     return jsonify(online=chat.registry.online())
+
+
+@bp.get("/api/openapi.json")
+def openapi_document():
+    """The OpenAPI document of this API."""
+    return jsonify(openapi.DOCUMENT)
 
 
 @bp.get("/healthz")
