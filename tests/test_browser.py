@@ -133,3 +133,28 @@ def test_a_name_claimed_on_the_page_needs_its_password(browser, server):
     other.click("text=Log in")
     other.wait_for_selector("#status:text('live')")
     other.context.close()
+
+
+def test_the_page_falls_back_to_events_when_sockets_are_blocked(browser, server):
+    """With every WebSocket cut before its hello, the page uses SSE and POST, both ways."""
+    context = browser.new_context()
+    context.route_web_socket("**/ws/**", lambda route: route.close())  # a proxy that kills upgrades
+    page = context.new_page()
+    page.set_default_timeout(timeout(15) * 1000)
+    page.goto(server.url + "/")
+    page.fill("#name", "sse_page")
+    page.click("text=Log in")
+    page.wait_for_selector("#status:text('live (events)')")
+    friend = server.connect("sse_friend")
+    friend.sync()
+    friend.send(to_user="sse_page", msg="reaches the page by SSE")
+    page.wait_for_selector("#messages li:has-text('reaches the page by SSE')")
+    page.wait_for_selector("#to option[value='sse_friend']", state="attached")
+    page.select_option("#to", "sse_friend")
+    page.fill("#text", "answered by POST")
+    page.press("#text", "Enter")
+    assert friend.recv_until(lambda f: f.get("msg") == "answered by POST")["from_user"] == "sse_page"
+    page.wait_for_selector("#messages li:has-text('answered by POST')")
+    assert page.locator("#messages li:has-text('answered by POST')").count() == 1
+    friend.close()
+    context.close()

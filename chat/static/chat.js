@@ -1,4 +1,6 @@
 // The chat page: one WebSocket, reconnecting with `since` so nothing is missed or shown twice.
+// Where sockets cannot get through (a proxy that strips upgrades), Server-Sent Events
+// and POST /api/messages take over.
 "use strict";
 (function () {
   const root = document.getElementById("chat");
@@ -8,6 +10,9 @@
   let lastId = null;         // newest id received, for `since` on reconnect
   let socket = null;
   let backoff = 500;
+  let failedSockets = 0;     // sockets in a row that closed before their hello
+  let events = null;         // the EventSource, once sockets have been given up
+  const FALLBACK_AFTER = 2;
 
   $("me").textContent = me;
 
@@ -95,7 +100,7 @@
         online = frame.online; showOnline(online);
         break;
       case "message": showMessage(frame, true); break;
-      case "synced": setStatus("live"); backoff = 500; break;
+      case "synced": setStatus(events ? "live (events)" : "live"); backoff = 500; break;
       case "presence":
         online = online.filter((n) => n.toLowerCase() !== frame.user.toLowerCase());
         if (frame.online) online.push(frame.user);
@@ -112,21 +117,46 @@
     const since = lastId === null ? "" : `?since=${lastId}`;
     socket = new WebSocket(`${scheme}://${location.host}/ws/${encodeURIComponent(me)}${since}`);
     setStatus("connecting…");
-    socket.onmessage = (event) => onFrame(JSON.parse(event.data));
+    let greeted = false;
+    socket.onmessage = (event) => { greeted = true; failedSockets = 0; onFrame(JSON.parse(event.data)); };
     socket.onclose = () => {
+      socket = null;
+      if (!greeted && ++failedSockets >= FALLBACK_AFTER) { listenToEvents(); return; }
       setStatus(`reconnecting in ${Math.round(backoff / 1000)} s…`);
       setTimeout(connect, backoff);
       backoff = Math.min(backoff * 2, 15000);
     };
   }
 
+  function listenToEvents() {
+    // EventSource reconnects by itself and resumes with Last-Event-ID (the last message id).
+    const since = lastId === null ? "" : `?since=${lastId}`;
+    events = new EventSource(`/events/${encodeURIComponent(me)}${since}`);
+    setStatus("connecting (events)…");
+    for (const type of ["hello", "message", "synced", "presence", "error"]) {
+      events.addEventListener(type, (event) => onFrame(JSON.parse(event.data)));
+    }
+    events.onerror = () => setStatus("reconnecting (events)…");
+  }
+
+  async function post(frame) {
+    const response = await fetch("/api/messages", {
+      method: "POST", credentials: "same-origin",
+      headers: {"Content-Type": "application/json"}, body: JSON.stringify(frame)});
+    const answer = await response.json();
+    if (response.ok) showMessage(answer, true);
+    else setStatus(`error: ${answer.error.detail}`);
+  }
+
   $("composer").addEventListener("submit", (event) => {
     event.preventDefault();
     const text = $("text");
-    if (!text.value || !socket || socket.readyState !== WebSocket.OPEN) return;
+    const canSend = events || (socket && socket.readyState === WebSocket.OPEN);
+    if (!text.value || !canSend) return;
     const frame = {msg: text.value, cid: crypto.randomUUID ? crypto.randomUUID() : String(Date.now())};
     if ($("to").value) frame.to_user = $("to").value;
-    socket.send(JSON.stringify(frame));
+    if (events) post(frame);
+    else socket.send(JSON.stringify(frame));
     text.value = "";
   });
 
