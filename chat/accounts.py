@@ -88,6 +88,7 @@ class Accounts:
         _check_length(password)
         old = self.store.password_hash(user)
         if old is not None and not (current_password and _matches(old, current_password)):
+            self._failures.take(("name", name_key(user)))  # a guess like any other
             raise LoginRefused(403, "bad_password", "give current_password to change a password")
         new = _off_hub(_HASHER.hash, password)
         if not self.store.replace_password_hash(user, old, new):

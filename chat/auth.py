@@ -113,8 +113,19 @@ def current_user(chat):
     return user
 
 
-def handshake_refusal(username, chat):
-    """Why a handshake for `username` is refused: (status, code, detail), or None."""
+def check_opening(username, chat):
+    """Check a socket or event-stream handshake for the URL's `username`.
+
+    Returns (the normalised name, None), or (None, (status, code, detail)) when refused.
+    """
+    name = protocol.normalize_name(username)
+    if name is None:
+        return None, (400, "bad_name", "a username is 1-32 letters, digits, '_', '-' or '.'")
+    refusal = _refusal(name, chat)
+    return (None, refusal) if refusal else (name, None)
+
+
+def _refusal(username, chat):
     if not origin_allowed(request.environ, chat.settings.allowed_origins):
         return 403, "bad_origin", "this Origin may not open connections here"
     if chat.settings.auth == "open":

@@ -17,10 +17,7 @@ def event_stream(username):
     `Last-Event-ID` (sent by EventSource when it reconnects) or `since=` resumes.
     """
     chat = services()
-    name = protocol.normalize_name(username)
-    if name is None:
-        return json_error(400, "bad_name", "a username is 1-32 letters, digits, '_', '-' or '.'")
-    refusal = auth.handshake_refusal(name, chat)
+    name, refusal = auth.check_opening(username, chat)
     if refusal:
         return json_error(*refusal)
     resume = request.headers.get("Last-Event-ID") or request.args.get("since")

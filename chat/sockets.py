@@ -24,10 +24,7 @@ def chat_socket(username):
     """Check name, origin, identity and `since`; then serve the chat protocol."""
     ws = _upgrade()
     chat = services()
-    name = protocol.normalize_name(username)
-    if name is None:
-        return json_error(400, "bad_name", "a username is 1-32 letters, digits, '_', '-' or '.'")
-    refusal = auth.handshake_refusal(name, chat)
+    name, refusal = auth.check_opening(username, chat)
     if refusal:
         return json_error(*refusal)
     try:

@@ -88,7 +88,7 @@ class EventStream:
         finally:
             self.close(1001)
             if self._watcher is not None:
-                self._watcher.kill(block=False)
+                self._watcher.kill()  # before the server reads this socket for a next request
 
     def _watch(self):
         # The client sends nothing after its request: any read returning means it left.
