@@ -155,7 +155,7 @@ def post_message():
         return json_error(415, "unsupported_media_type", "send the message as Content-Type: application/json")
     try:
         message = protocol.parse_client_frame(_body_text(), chat.settings.max_message_chars)
-        record, created = chat.router.accept(user, message)
+        record, created = chat.router.accept(chat.store.remember_user(user), message)
     except FrameRejected as exc:
         response = json_error(REJECTION_STATUS[exc.code], exc.code, exc.detail)
         if exc.code == "rate_limited":
