@@ -1,13 +1,13 @@
 """The JSON HTTP API: tokens, users, health, and JSON errors for every HTTP failure."""
 
 import math
-from datetime import datetime, timezone
 
 from flask import Blueprint, abort, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from . import auth, openapi, protocol
 from .errors import FrameRejected, LoginRefused, StoreUnavailable
+from .router import STORAGE_FAILED
 
 bp = Blueprint("api", __name__)
 
@@ -88,9 +88,7 @@ def set_password():
     body = _json_body()
     current = body.get("current_password")
     stamp = chat.accounts.set_password(user, body.get("password"), current if isinstance(current, str) else None)
-    chat.router.sign_out(user)
-    if auth.session_user() == user:
-        auth.start_session(user, stamp)
+    auth.password_changed(chat, user, stamp)
     return _token_response(chat, user, stamp)
 
 
@@ -111,8 +109,7 @@ def _json_body():
 
 def _token_response(chat, user, stamp):
     token, expires = chat.tokens.issue(user, stamp)
-    return jsonify(token=token, user=user,
-                   expires=datetime.fromtimestamp(expires, timezone.utc).isoformat().replace("+00:00", "Z"))
+    return jsonify(token=token, user=user, expires=protocol.utc_timestamp(expires))
 
 
 def _unauthenticated():
@@ -162,7 +159,7 @@ def post_message():
             response.headers["Retry-After"] = str(math.ceil(1 / chat.settings.rate_per_second))
         return response
     except StoreUnavailable:
-        return json_error(503, "storage_failed", "the message could not be stored; send it again")
+        return json_error(503, "storage_failed", STORAGE_FAILED)
     return jsonify(protocol.message(record, message.cid)), 201 if created else 200
 
 

@@ -77,9 +77,11 @@ def start_session(user, stamp):
     session["stamp"] = stamp
 
 
-def session_user():
-    """The user named by the session cookie, unchecked (None without one)."""
-    return session.get("user")
+def password_changed(chat, user, stamp):
+    """End `user`'s other sessions and sockets; keep this browser logged in under `stamp`."""
+    chat.router.sign_out(user)
+    if session.get("user") == user:
+        start_session(user, stamp)
 
 
 def end_session():

@@ -1,7 +1,6 @@
 """`flask --app wsgi chat ...`: operator commands."""
 
 import sys
-from datetime import datetime, timezone
 
 import click
 from flask.cli import AppGroup
@@ -21,4 +20,4 @@ def token(name):
         sys.exit(f"chat: {name!r} is not a username: 1-32 letters, digits, '_', '-' or '.'")
     signed, expires = services().tokens.issue(user)
     print(signed)
-    print(f"user {user}, expires {datetime.fromtimestamp(expires, timezone.utc).isoformat()}", file=sys.stderr)
+    print(f"user {user}, expires {protocol.utc_timestamp(expires)}", file=sys.stderr)

@@ -47,8 +47,7 @@ def password():
                                            request.form.get("current_password") or None)
     except LoginRefused as exc:
         return _back(error=exc.detail)
-    chat.router.sign_out(user)
-    auth.start_session(user, stamp)
+    auth.password_changed(chat, user, stamp)
     return _back(notice="Your name now needs this password.")
 
 

@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 
 BACKLOG_DEFAULT = 50
 BACKLOG_MAX = 1000
+STORAGE_FAILED = "the message could not be stored; send it again"
 
 
 class Router:
@@ -99,8 +100,7 @@ class Router:
                 ws.send_json(protocol.error(exc.code, exc.detail, exc.cid))
             except StoreUnavailable as exc:
                 log.error("message from %s not stored: %s", user, exc)
-                ws.send_json(protocol.error("storage_failed", "the message could not be stored; send it again",
-                                            message.cid))
+                ws.send_json(protocol.error("storage_failed", STORAGE_FAILED, message.cid))
 
     def _disconnected(self, user, ws):
         self._floor.pop(ws, None)

@@ -6,6 +6,7 @@ The WSGI server writes what `events()` yields; a watcher greenlet notices at
 once when the client hangs up.
 """
 
+import functools
 import socket
 
 import gevent
@@ -25,6 +26,12 @@ def event_bytes(kind, data, message_id=None):
 
 def _event_of(frame):
     return event_bytes(frame["type"], orjson.dumps(frame), frame["id"] if frame["type"] == "message" else None)
+
+
+@functools.lru_cache(maxsize=16)
+def _event_of_frame(frame):
+    # The router hands the same bytes to every connection: convert them once, not per stream.
+    return _event_of(orjson.loads(wsproto.server_payload(frame)))
 
 
 class EventStream:
@@ -47,7 +54,7 @@ class EventStream:
 
     def send_frame(self, frame):
         """Queue the event for a WebSocket text frame the router already encoded."""
-        return self._put(_event_of(orjson.loads(wsproto.server_payload(frame))))
+        return self._put(_event_of_frame(frame))
 
     def _put(self, data):
         if self.closed:

@@ -1,6 +1,7 @@
 """Accounts, tokens, origins and abuse limits against live servers (CHAT_AUTH modes)."""
 
 import http.cookiejar
+import re
 import subprocess
 import sys
 import time
@@ -146,7 +147,7 @@ def test_claim_on_first_login_and_password_rules(server):
     status, body, _ = post_token(server, "eve_p", "short")
     assert (status, body["error"]["code"]) == (400, "weak_password")
     status, body, _ = post_token(server, "eve_p", PASSWORD)
-    assert status == 200
+    assert status == 200 and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", body["expires"])
     bearer = {"Authorization": f"Bearer {body['token']}"}
     status, body, _ = server.request("POST", "/api/password", {"password": "another password"}, bearer)
     assert (status, body["error"]["code"]) == (403, "bad_password")
