@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test conformance chromium clean
+.PHONY: run test conformance chromium servers clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.10 or newer is needed") if sys.version_info < (3, 10) else None'
@@ -16,7 +16,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: $(STAMP)
 	$(BIN)/python wsgi.py
 
-test: $(STAMP) chromium
+test: $(STAMP) chromium servers
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
 
 # The browser tests drive Debian's Chromium; Playwright cannot download one here.
@@ -27,6 +27,17 @@ chromium:
 	  else \
 	    echo "make test needs Chromium: run 'sudo apt-get install chromium' and try again" >&2; exit 1; \
 	  fi; }
+
+# The scale-out tests start their own Redis and PostgreSQL servers from Debian's packages.
+PG_BIN = $(firstword $(wildcard /usr/lib/postgresql/*/bin/postgres))
+servers:
+	@if ! command -v redis-server >/dev/null 2>&1 || [ -z "$(PG_BIN)" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server postgresql; \
+	  else \
+	    echo "make test needs redis-server and PostgreSQL: run 'sudo apt-get install redis-server postgresql'" >&2; exit 1; \
+	  fi; \
+	fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache var

@@ -1,8 +1,17 @@
 """gunicorn settings, taken from the CHAT_* environment (`-b` on the command line wins)."""
 
+import os
 import sys
+import tempfile
 
+# Before anything imports prometheus_client: workers keep their metrics in files of one
+# directory, which /metrics sums. A reload (HUP) keeps it; the master removes it at exit.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="chat-metrics-"))
+
+# pylint: disable=wrong-import-position
+from chat import metrics
 from chat.errors import SettingsError
+from chat.process import raise_open_files_limit
 from chat.settings import from_environ
 
 try:
@@ -10,6 +19,7 @@ try:
 except SettingsError as exc:
     sys.exit(f"chat: cannot start: {exc}")
 
+raise_open_files_limit()  # workers inherit it
 bind = [f"{_settings.host}:{_settings.port}"]
 workers = _settings.workers
 worker_class = "chat.worker.ChatWorker"
@@ -20,3 +30,13 @@ control_socket_disable = True  # gunicorn 27 would open one under ~/.gunicorn
 accesslog = "-"
 # gunicorn's default format logs the query string, and with it any ?token=.
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s"'
+
+
+def child_exit(server, worker):  # pylint: disable=unused-argument
+    """A worker ended (or was killed): its connection gauges stop counting."""
+    metrics.worker_exited(worker.pid)
+
+
+def on_exit(server):  # pylint: disable=unused-argument
+    """The master stops: nothing reads the metric files any more."""
+    metrics.remove_worker_files()

@@ -26,16 +26,18 @@ def serve():
     """Serve on CHAT_HOST:CHAT_PORT until SIGTERM or SIGINT."""
     from gevent.pywsgi import WSGIServer
 
+    from chat.process import raise_open_files_limit
     from chat.transport import ChatHandler
 
     services = app.extensions["chat"]
     settings = services.settings
+    raise_open_files_limit()
     server = WSGIServer((settings.host, settings.port), app, handler_class=ChatHandler)
     server.start()
     print(f"chat: listening on http://{settings.host}:{server.server_port}", flush=True)
 
     def stop():
-        services.router.close_all(1001, "server restart")
+        services.going_away()
         server.stop(timeout=5)
 
     gevent.signal_handler(signal.SIGTERM, stop)

@@ -37,11 +37,12 @@ def create_app(settings=None):
         logging.getLogger(__name__).warning(
             "CHAT_AUTH=open on %s: anyone who can reach this address can speak as anyone", settings.host)
 
-    from . import api, events, pages, sockets  # pylint: disable=import-outside-toplevel
+    from . import api, events, operations, pages, sockets  # pylint: disable=import-outside-toplevel
     app.register_blueprint(pages.bp)
     app.register_blueprint(events.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(sockets.bp)
+    app.register_blueprint(operations.bp)
     api.register_handlers(app)
     app.cli.add_command(cli)
     return app

@@ -5,7 +5,7 @@ import math
 from flask import Blueprint, abort, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from . import auth, openapi, protocol
+from . import auth, metrics, openapi, protocol
 from .errors import FrameRejected, LoginRefused, StoreUnavailable
 from .router import STORAGE_FAILED
 
@@ -22,6 +22,7 @@ def services():
 
 def json_error(status, code, detail):
     """A response with PROTOCOL.md's error body."""
+    metrics.ERRORS.labels(code).inc()
     response = jsonify(error={"code": code, "detail": detail})
     response.status_code = status
     return response
@@ -169,16 +170,10 @@ def online_users():
     chat = services()
     if chat.settings.auth != "open" and auth.current_user(chat) is None:
         return _unauthenticated()
-    return jsonify(online=chat.registry.online())
+    return jsonify(online=chat.router.online())
 
 
 @bp.get("/api/openapi.json")
 def openapi_document():
     """The OpenAPI document of this API."""
     return jsonify(openapi.DOCUMENT)
-
-
-@bp.get("/healthz")
-def health():
-    """200 while this process can serve."""
-    return jsonify(status="ok")

@@ -1,19 +1,120 @@
-"""Fan-out of events between processes. This is the in-process broker: one
-process, so publishing is delivering. A Redis broker implements the same two
-methods for several workers and hosts."""
+"""Fan-out of events between processes: one small interface, two implementations.
+
+A broker carries dicts ("message", "presence", "signed_out" events) from the
+process that publishes them to every process's router, itself included:
+
+- `subscribe(deliver, resumed)`: call `deliver(event)` for each event, and
+  `resumed()` when a broken subscription is whole again (events published in
+  between were missed: the router has its clients resume from the store).
+- `publish(event)`: hand an event on; False when it could not be (logged).
+- `ping()`: raise BrokerUnavailable unless the broker answers.
+"""
+
+import logging
+
+import gevent
+import orjson
+import redis
+
+from .errors import BrokerUnavailable
+from .protocol import Message
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "chat:events"
+RETRY_SECONDS = 0.5  # a restarted Redis is found again within this
 
 
 class LocalBroker:
-    """Publishes each event straight to this process's subscriber."""
+    """One process: publishing is delivering."""
 
     def __init__(self):
         self._deliver = None
 
-    def subscribe(self, deliver):
-        """Call `deliver(event)` for every published event."""
+    def subscribe(self, deliver, resumed):  # pylint: disable=unused-argument
+        """Call `deliver(event)` for every published event; it never breaks, so never resumes."""
         self._deliver = deliver
 
     def publish(self, event):
-        """Hand `event` (a dict) to the subscriber."""
+        """Hand `event` straight to the subscriber."""
         if self._deliver is not None:
             self._deliver(event)
+        return True
+
+    def ping(self):
+        """Always answers."""
+
+
+def encode(event):
+    """An event as bytes for Redis (a message record travels as a JSON object)."""
+    if "message" in event:
+        event = {**event, "message": event["message"]._asdict()}
+    return orjson.dumps(event)
+
+
+def decode(data):
+    """The event `encode` made."""
+    event = orjson.loads(data)
+    if "message" in event:
+        event["message"] = Message(**event["message"])
+    return event
+
+
+class RedisBroker:
+    """Every worker and host, through one Redis pub/sub channel."""
+
+    def __init__(self, client):
+        self.client = client
+        self.up = False
+        self._listener = None
+
+    def subscribe(self, deliver, resumed):
+        """Listen on a greenlet of its own, resubscribing (and calling `resumed`) after a break."""
+        self._listener = gevent.spawn(self._listen, deliver, resumed)
+
+    def _listen(self, deliver, resumed):
+        broken = False
+        while True:
+            pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+            try:
+                pubsub.subscribe(CHANNEL)
+                self.up = True
+                if broken:
+                    log.warning("Redis answers again: routing resumes")
+                    broken = False
+                    resumed()
+                while True:
+                    item = pubsub.get_message(timeout=1.0)
+                    if item is not None:
+                        deliver(decode(item["data"]))
+            except redis.RedisError as exc:
+                if not broken:
+                    log.error("Redis subscription lost (%s): retrying every %ss", exc, RETRY_SECONDS)
+                self.up, broken = False, True
+            finally:
+                pubsub.close()
+            gevent.sleep(RETRY_SECONDS)
+
+    def publish(self, event):
+        """PUBLISH to every process; False (and logged) when Redis does not answer."""
+        try:
+            self.client.publish(CHANNEL, encode(event))
+            return True
+        except redis.RedisError as exc:
+            log.error("event %s not published: %s", event["kind"], exc)
+            return False
+
+    def ping(self):
+        """Raise BrokerUnavailable unless Redis answers and this process is subscribed."""
+        try:
+            self.client.ping()
+        except redis.RedisError as exc:
+            raise BrokerUnavailable(f"Redis does not answer: {exc}") from None
+        if not self.up:
+            raise BrokerUnavailable("not subscribed to Redis yet")
+
+
+def connect(url):
+    """A Redis client for the broker and presence, quick to notice a dead server."""
+    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_keepalive=True, health_check_interval=5,
+                                retry_on_timeout=False)

@@ -34,7 +34,11 @@ class FrameTooBig(TransportError):
 
 
 class StoreUnavailable(ChatError):
-    """Raised when the database cannot take a write (full disk, I/O error)."""
+    """Raised when the database cannot take a write or answer (full disk, I/O error, server down)."""
+
+
+class BrokerUnavailable(ChatError):
+    """Raised when the broker (Redis) does not answer."""
 
 
 class TooManyConnections(ChatError):

@@ -103,10 +103,17 @@ PATHS = {
                               "content": {"text/event-stream": {"schema": {"type": "string"}}}},
                       **_errors(400, 401, 403, 429)}}},
     "/healthz": {"get": {
-        "summary": "Whether this process can serve",
+        "summary": "Whether this process can serve: its store and its broker answer",
         "responses": {"200": _json({"type": "object", "required": ["status"],
-                                    "properties": {"status": {"type": "string"}}}, "serving"),
-                      "503": _json({"type": "object"}, "cannot serve")}}},
+                                    "properties": {"status": {"const": "ok"}}}, "serving"),
+                      "503": _json({"type": "object", "required": ["status", "failing"], "properties": {
+                          "status": {"const": "unavailable"},
+                          "failing": {"type": "array", "items": {"enum": ["store", "broker"]}}}},
+                          "cannot serve")}}},
+    "/metrics": {"get": {
+        "summary": "Prometheus metrics, summed over this host's workers",
+        "responses": {"200": {"description": "the Prometheus text format",
+                              "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
 }
 
 DOCUMENT = {

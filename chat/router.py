@@ -5,8 +5,9 @@ broker; the broker's deliveries reach the registry's sockets.
 """
 
 import logging
+import os
 
-from . import protocol, wsproto
+from . import metrics, protocol, wsproto
 from .errors import FrameRejected, StoreUnavailable, TooManyConnections
 from .limits import TokenBuckets
 
@@ -20,18 +21,22 @@ STORAGE_FAILED = "the message could not be stored; send it again"
 class Router:
     """The chat logic of one process."""
 
-    def __init__(self, settings, store, registry, broker):
+    def __init__(self, settings, store, registry, broker, presence):
         self.settings = settings
         self.store = store
         self.registry = registry
         self.broker = broker
+        self.presence = presence
+        # Events name the connection they came from, to skip it: unique across processes.
+        self._node = os.urandom(6).hex()
         self._held = {}  # socket -> deliveries held back while its backlog is read
         # socket -> the last id its backlog covered. A message committed before the
         # backlog was read may be published after it was sent: that copy is dropped.
         self._floor = {}
         # One bucket per user, shared by all of the user's connections here.
         self._rate = TokenBuckets(settings.rate_per_second, settings.rate_burst)
-        broker.subscribe(self.deliver)
+        broker.subscribe(self.deliver, self._resume)
+        presence.watch(self._gone)
 
     # -- connections ------------------------------------------------------
 
@@ -52,12 +57,17 @@ class Router:
         """
         user = self.store.remember_user(user)
         first = self.registry.add(user, conn)
+        metrics.CONNECTIONS.labels(conn.transport).inc()
         conn.on_close = lambda closed: self._disconnected(user, closed)
+        announce = first and self.presence.join(user)
         self._greet(user, conn, since)
-        if first:
+        if announce:
             # hello already told this connection; the others learn it here.
-            self.broker.publish({"kind": "presence", "user": user, "online": True, "origin": id(conn)})
+            self.broker.publish({"kind": "presence", "user": user, "online": True, "origin": self._origin(conn)})
         return user
+
+    def _origin(self, conn):
+        return f"{self._node}/{id(conn)}" if conn is not None else None
 
     def _greet(self, user, ws, since):
         """hello, the backlog of PROTOCOL.md, synced; then what arrived meanwhile.
@@ -70,9 +80,10 @@ class Router:
         try:
             limit = BACKLOG_MAX if since is not None else BACKLOG_DEFAULT
             last_id, records, truncated = self.store.snapshot(user, since, limit)
-            ws.send_json(protocol.hello(user, self.registry.online(), last_id))
+            ws.send_json(protocol.hello(user, self.online(), last_id))
             for record in records:
                 ws.send_json(protocol.message(record))
+            metrics.DELIVERIES.inc(len(records))
             # Without `since` the last 50 are a courtesy, not a cut: never "truncated".
             ws.send_json(protocol.synced(last_id, truncated and since is not None))
         finally:
@@ -97,15 +108,30 @@ class Router:
                 message = protocol.parse_client_frame(data, limit)
                 self.accept(user, message, ws)
             except FrameRejected as exc:
-                ws.send_json(protocol.error(exc.code, exc.detail, exc.cid))
+                self._refuse(ws, exc.code, exc.detail, exc.cid)
             except StoreUnavailable as exc:
                 log.error("message from %s not stored: %s", user, exc)
-                ws.send_json(protocol.error("storage_failed", STORAGE_FAILED, message.cid))
+                self._refuse(ws, "storage_failed", STORAGE_FAILED, message.cid)
+
+    @staticmethod
+    def _refuse(ws, code, detail, cid):
+        metrics.ERRORS.labels(code).inc()
+        ws.send_json(protocol.error(code, detail, cid))
 
     def _disconnected(self, user, ws):
         self._floor.pop(ws, None)
-        if self.registry.remove(user, ws):
-            self.broker.publish({"kind": "presence", "user": user, "online": False})
+        metrics.CONNECTIONS.labels(ws.transport).dec()
+        if self.registry.remove(user, ws) and self.presence.leave(user):
+            self._gone(user)
+
+    def _gone(self, user):
+        """Tell everyone that `user` has no connection left anywhere."""
+        self.broker.publish({"kind": "presence", "user": user, "online": False})
+
+    def _resume(self):
+        """The broker missed events for a while: every client here resumes from the store."""
+        metrics.BROKER_RESUMES.inc()
+        self.close_all(1001, "the server lost its broker for a while: reconnect with since")
 
     # -- messages ---------------------------------------------------------
 
@@ -126,8 +152,11 @@ class Router:
         record, created = self.store.add_message(user, to_user, message.msg, message.cid)
         if origin is not None:
             origin.send_json(protocol.message(record, message.cid))
+            metrics.DELIVERIES.inc()
         if created:
-            self.broker.publish({"kind": "message", "message": record, "origin": id(origin)})
+            metrics.MESSAGES_IN.labels("group" if to_user is None else "direct").inc()
+            if self.broker.publish({"kind": "message", "message": record, "origin": self._origin(origin)}):
+                metrics.MESSAGES_OUT.inc()
         return record, created
 
     # -- delivery ---------------------------------------------------------
@@ -153,13 +182,23 @@ class Router:
     def _send_to(self, sockets, frame, skip=None, message_id=None):
         # One encoded frame, the same bytes to every socket.
         held, floor = self._held, self._floor
+        node, _, skip_id = (skip or "").partition("/")
+        skip_id = int(skip_id) if node == self._node else None
+        sent = 0
         for ws in sockets:
-            if id(ws) == skip:
+            if id(ws) == skip_id:
                 continue
             if ws in held:
                 held[ws].append((message_id, frame))
             elif message_id is None or message_id > floor.get(ws, 0):
                 ws.send_frame(frame)
+                sent += 1
+        if message_id is not None:
+            metrics.DELIVERIES.inc(sent)
+
+    def online(self):
+        """Display names of everyone online, on every worker and host."""
+        return self.presence.online()
 
     def sign_out(self, user):
         """Close every connection of `user`, on every worker: its sessions just ended."""

@@ -102,6 +102,11 @@ class Settings:
     retention_days: float = 0.0
 
     @property
+    def postgresql(self):
+        """True when messages live in PostgreSQL rather than SQLite."""
+        return bool(self.database_url) and self.database_url.startswith("postgresql")
+
+    @property
     def database_path(self):
         """The SQLite file of CHAT_DATABASE_URL, or chat.db under CHAT_DATA_DIR."""
         if not self.database_url:
@@ -150,14 +155,11 @@ def from_environ(environ=None):
     settings = Settings(**values)
     if settings.idle_timeout <= settings.ping_interval:
         raise SettingsError("CHAT_IDLE_TIMEOUT must be longer than CHAT_PING_INTERVAL")
-    if settings.redis_url:
-        raise SettingsError("CHAT_REDIS_URL: the Redis broker is not part of this version yet")
-    if settings.workers > 1:
-        raise SettingsError("CHAT_WORKERS > 1 needs CHAT_REDIS_URL: workers share users through Redis")
+    if settings.workers > 1 and not settings.redis_url:
+        raise SettingsError(f"CHAT_WORKERS={settings.workers} needs CHAT_REDIS_URL: workers share "
+                            "messages and presence through Redis (or set CHAT_WORKERS=1)")
     url = settings.database_url
-    if url and not url.startswith("sqlite"):
-        raise SettingsError("CHAT_DATABASE_URL: only sqlite:// is supported in this version")
-    if url and (not url.startswith("sqlite:///") or url == "sqlite:///"):
+    if url and url.startswith("sqlite") and (not url.startswith("sqlite:///") or url == "sqlite:///"):
         raise SettingsError(f"CHAT_DATABASE_URL={url!r}: write sqlite:///relative/path or sqlite:////absolute/path")
     return settings
 

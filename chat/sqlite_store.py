@@ -2,18 +2,19 @@
 
 Writes from many greenlets are gathered into one transaction (one fsync) run on a
 thread of gevent's pool; reads run there too, on their own connections. The hub
-only ever waits on results, never on the disk.
+only ever waits on results, never on the disk. One writer at a time means ids are
+handed out in commit order.
 """
 
 import sqlite3
 import time
 
 import gevent
-from gevent.event import AsyncResult
 from gevent.queue import Queue
 
-from .errors import SettingsError, StoreUnavailable
+from .errors import SettingsError
 from .protocol import Message, name_key
+from .store import Store
 
 SCHEMA_VERSION = 2
 READERS = 4
@@ -69,112 +70,13 @@ def open_database(path):
     return conn
 
 
-class SqliteStore:
-    """Users and messages in one SQLite file shared by every worker of a host."""
-
-    def __init__(self, path):
-        self.path = path
-        self._writer = open_database(path)
-        self._readers = Queue()
-        for _ in range(READERS):
-            self._readers.put(_connect(path))
-        self._pending = []
-        self._committing = False
-        self._names = {}  # name key -> display name; names never change once stored
-
-    # -- plumbing ---------------------------------------------------------
-
-    def _read(self, query, *args):
-        conn = self._readers.get()
-        try:
-            return gevent.get_hub().threadpool.apply(query, (conn,) + args)
-        finally:
-            self._readers.put(conn)
-
-    def _write(self, operation, *args):
-        """Queue `operation(conn, *args)` for the next group commit and wait for it."""
-        result = AsyncResult()
-        self._pending.append((operation, args, result))
-        if not self._committing:
-            self._committing = True
-            gevent.spawn(self._commit_loop)
-        return result.get()
-
-    def _commit_loop(self):
-        try:
-            while self._pending:
-                batch, self._pending = self._pending, []
-                try:
-                    outcomes = gevent.get_hub().threadpool.apply(_run_batch, (self._writer, batch))
-                except Exception as exc:  # every waiter must hear back, whatever broke
-                    outcomes = [StoreUnavailable(f"the database refused the write: {exc}")] * len(batch)
-                for (_, _, result), outcome in zip(batch, outcomes):
-                    if isinstance(outcome, BaseException):
-                        result.set_exception(outcome)
-                    else:
-                        result.set(outcome)
-        finally:
-            self._committing = False
-
-    # -- users ------------------------------------------------------------
-
-    def remember_user(self, name):
-        """Record that `name` logged in; return its display spelling (the first one stored)."""
-        key = name_key(name)
-        if key not in self._names:
-            self._names[key] = self._write(_insert_user, key, name)
-        return self._names[key]
-
-    def display_name(self, name):
-        """The display spelling of a known user, or None for a name never stored."""
-        key = name_key(name)
-        if key not in self._names:
-            found = self._read(_find_user, key)
-            if found is None:
-                return None
-            self._names[key] = found
-        return self._names[key]
-
-    def password_hash(self, name):
-        """The stored password hash of `name`, or None when the name is unclaimed."""
-        return self._read(_password_hash, name_key(name))
-
-    def replace_password_hash(self, name, old, new):
-        """Set the password hash of `name` to `new` if it is still `old`; True when set."""
-        return self._write(_replace_password_hash, name_key(name), old, new)
-
-    # -- messages ---------------------------------------------------------
-
-    def add_message(self, from_user, to_user, msg, cid=None):
-        """Store a message durably; return (message, created). A repeated cid returns the original."""
-        return self._write(_insert_message, from_user, to_user, msg, cid, time.time())
-
-    def snapshot(self, user, since, limit):
-        """(last_id, messages, truncated) read in one transaction, for a connection's backlog.
-
-        With `since`: visible messages after it, the newest `limit` of them. Without: the
-        last `limit` visible. Oldest first.
-        """
-        return self._read(_snapshot, name_key(user), since, limit)
-
-    def history(self, user, other, before, limit):
-        """The newest `limit` visible messages with id < before of one conversation
-        (`other` None: the group), oldest first."""
-        other_key = name_key(other) if other is not None else None
-        return self._read(_history, name_key(user), other_key, before, limit)
-
-    def prune(self, older_than):
-        """Delete messages stored before the Unix time `older_than`; return how many."""
-        return self._write(_prune, older_than)
-
-
 # -- run on the thread pool: plain sqlite3, no gevent ----------------------
 
 def _run_batch(conn, batch):
     """One transaction for the whole batch: one commit, one fsync."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        outcomes = [operation(conn, *args) for operation, args, _ in batch]
+        outcomes = [operation(conn, *args) for operation, args in batch]
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
@@ -183,38 +85,9 @@ def _run_batch(conn, batch):
     return outcomes
 
 
-def _insert_user(conn, key, name):
-    conn.execute("INSERT OR IGNORE INTO users (key, name, created) VALUES (?, ?, ?)", (key, name, time.time()))
-    return _find_user(conn, key)
-
-
 def _find_user(conn, key):
     row = conn.execute("SELECT name FROM users WHERE key = ?", (key,)).fetchone()
     return row[0] if row else None
-
-
-def _password_hash(conn, key):
-    row = conn.execute("SELECT password_hash FROM users WHERE key = ?", (key,)).fetchone()
-    return row[0] if row else None
-
-
-def _replace_password_hash(conn, key, old, new):
-    return conn.execute("UPDATE users SET password_hash = ? WHERE key = ? AND password_hash IS ?",
-                        (new, key, old)).rowcount == 1
-
-
-def _insert_message(conn, from_user, to_user, msg, cid, ts):
-    from_key = name_key(from_user)
-    if cid is not None:
-        row = conn.execute(f"SELECT {_COLUMNS} FROM messages WHERE from_key = ? AND cid = ?",
-                           (from_key, cid)).fetchone()
-        if row:
-            return Message(*row), False
-    to_key = name_key(to_user) if to_user is not None else None
-    cursor = conn.execute(
-        "INSERT INTO messages (from_key, from_user, to_key, to_user, msg, ts, cid) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (from_key, from_user, to_key, to_user, msg, ts, cid))
-    return Message(cursor.lastrowid, from_user, to_user, msg, ts), True
 
 
 def _last_id(conn):
@@ -226,30 +99,86 @@ def _last_id(conn):
 _VISIBLE = "(to_key IS NULL OR to_key = :me OR from_key = :me)"
 
 
-def _snapshot(conn, me, since, limit):
-    conn.execute("BEGIN")
-    try:
-        last_id = _last_id(conn)
+class SqliteStore(Store):
+    """Users and messages in one SQLite file shared by every worker of a host."""
+
+    def __init__(self, path):
+        self.path = path
+        self._writer = open_database(path)
+        self._readers = Queue()
+        for _ in range(READERS):
+            self._readers.put(_connect(path))
+        super().__init__()
+
+    def _read(self, operation, *args):
+        conn = self._readers.get()
+        try:
+            return gevent.get_hub().threadpool.apply(operation, (conn,) + args)
+        finally:
+            self._readers.put(conn)
+
+    def _run_batch(self, batch):
+        return gevent.get_hub().threadpool.apply(_run_batch, (self._writer, batch))
+
+    @staticmethod
+    def _insert_user(conn, key, name):
+        conn.execute("INSERT OR IGNORE INTO users (key, name, created) VALUES (?, ?, ?)", (key, name, time.time()))
+        return _find_user(conn, key)
+
+    _find_user = staticmethod(_find_user)
+
+    @staticmethod
+    def _password_hash(conn, key):
+        row = conn.execute("SELECT password_hash FROM users WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    @staticmethod
+    def _replace_password_hash(conn, key, old, new):
+        return conn.execute("UPDATE users SET password_hash = ? WHERE key = ? AND password_hash IS ?",
+                            (new, key, old)).rowcount == 1
+
+    @staticmethod
+    def _insert_message(conn, from_user, to_user, msg, cid, ts):
+        from_key = name_key(from_user)
+        if cid is not None:
+            row = conn.execute(f"SELECT {_COLUMNS} FROM messages WHERE from_key = ? AND cid = ?",
+                               (from_key, cid)).fetchone()
+            if row:
+                return Message(*row), False
+        to_key = name_key(to_user) if to_user is not None else None
+        cursor = conn.execute(
+            "INSERT INTO messages (from_key, from_user, to_key, to_user, msg, ts, cid) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (from_key, from_user, to_key, to_user, msg, ts, cid))
+        return Message(cursor.lastrowid, from_user, to_user, msg, ts), True
+
+    @staticmethod
+    def _snapshot(conn, me, since, limit):
+        conn.execute("BEGIN")
+        try:
+            last_id = _last_id(conn)
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM messages WHERE id > :since AND {_VISIBLE} ORDER BY id DESC LIMIT :n",
+                {"me": me, "since": since or 0, "n": limit + 1}).fetchall()
+        finally:
+            conn.execute("COMMIT")
+        truncated = len(rows) > limit
+        return last_id, [Message(*row) for row in reversed(rows[:limit])], truncated
+
+    @staticmethod
+    def _history(conn, me, other, before, limit):
+        if other is None:
+            where = "to_key IS NULL"
+        else:
+            where = "((from_key = :me AND to_key = :other) OR (from_key = :other AND to_key = :me))"
         rows = conn.execute(
-            f"SELECT {_COLUMNS} FROM messages WHERE id > :since AND {_VISIBLE} ORDER BY id DESC LIMIT :n",
-            {"me": me, "since": since or 0, "n": limit + 1}).fetchall()
-    finally:
-        conn.execute("COMMIT")
-    truncated = len(rows) > limit
-    return last_id, [Message(*row) for row in reversed(rows[:limit])], truncated
+            f"SELECT {_COLUMNS} FROM messages WHERE id < :before AND {where} ORDER BY id DESC LIMIT :n",
+            {"me": me, "other": other, "before": before, "n": limit}).fetchall()
+        return [Message(*row) for row in reversed(rows)]
 
+    @staticmethod
+    def _prune(conn, older_than):
+        return conn.execute("DELETE FROM messages WHERE ts < ?", (older_than,)).rowcount
 
-def _history(conn, me, other, before, limit):
-    if other is None:
-        where = "to_key IS NULL"
-    else:
-        where = "((from_key = :me AND to_key = :other) OR (from_key = :other AND to_key = :me))"
-    rows = conn.execute(
-        f"SELECT {_COLUMNS} FROM messages WHERE id < :before AND {where} ORDER BY id DESC LIMIT :n",
-        {"me": me, "other": other, "before": before, "n": limit}).fetchall()
-    return [Message(*row) for row in reversed(rows)]
-
-
-def _prune(conn, older_than):
-    return conn.execute("DELETE FROM messages WHERE ts < ?", (older_than,)).rowcount
-
+    @staticmethod
+    def _ping(conn):
+        return conn.execute("SELECT 1").fetchone()

@@ -13,7 +13,7 @@ import gevent
 import orjson
 from gevent.queue import Empty, Queue
 
-from . import wsproto
+from . import metrics, wsproto
 
 RETRY_MS = 2000  # how long EventSource waits before it reconnects
 
@@ -36,6 +36,8 @@ def _event_of_frame(frame):
 
 class EventStream:
     """One SSE connection: a queue of encoded events and the generator that sends them."""
+
+    transport = "sse"  # the label of its metrics
 
     def __init__(self, sock, max_queue, heartbeat):
         self.sock = sock
@@ -60,6 +62,7 @@ class EventStream:
         if self.closed:
             return False
         if self._unsent + len(data) > self.max_queue:
+            metrics.SLOW_CONSUMERS.inc()
             self.close(4001, "slow consumer")
             return False
         self._unsent += len(data)

@@ -22,7 +22,7 @@ from gevent.pywsgi import WSGIHandler
 from geventwebsocket.handler import WebSocketHandler
 from geventwebsocket.websocket import WebSocket
 
-from . import wsproto
+from . import metrics, wsproto
 from .errors import ConnectionLost, ProtocolViolation, TransportError
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,7 @@ class ChatWebSocket(WebSocket):
     __slots__ = ("sock", "accepted", "close_code", "close_sent", "last_seen", "on_close",
                  "max_size", "max_queue", "_finished", "_dead", "_queue", "_unsent", "_writer",
                  "_pinged", "_close_timer", "_keepalive")
+    transport = "ws"  # the label of its metrics
 
     def __init__(self, handler):  # pylint: disable=super-init-not-called
         # The base __init__ builds a pure-Python UTF-8 validator we never use.
@@ -181,6 +182,7 @@ class ChatWebSocket(WebSocket):
         if self.closed:
             return False
         if self._unsent + len(frame) > self.max_queue:
+            metrics.SLOW_CONSUMERS.inc()
             self.close(4001, "slow consumer", drop_pending=True)
             return False
         self._push(frame)

@@ -1,5 +1,6 @@
 """The gunicorn worker: geventwebsocket's worker pointed at the hardened handler."""
 
+import gevent
 from geventwebsocket.gunicorn.workers import GeventWebSocketWorker
 
 from .transport import ChatHandler
@@ -9,3 +10,12 @@ class ChatWorker(GeventWebSocketWorker):
     """gunicorn's gevent pywsgi worker serving WebSockets through ChatHandler."""
 
     wsgi_handler = ChatHandler
+
+    def handle_exit(self, sig, frame):
+        """SIGTERM (a stop, or the old workers of a HUP): close every socket with 1001.
+
+        Clients reconnect with `since` to the workers still up; gunicorn's loop then
+        waits up to graceful_timeout for the handlers to finish.
+        """
+        super().handle_exit(sig, frame)
+        gevent.spawn(self.wsgi.extensions["chat"].going_away)

@@ -5,6 +5,7 @@ from itertools import count
 
 import pytest
 
+from backends import PostgresServer, RedisServer
 from liveserver import Server
 
 _names = count(1)
@@ -51,3 +52,25 @@ def clients():
     yield track
     for client in opened:
         client.close()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One PostgreSQL server for the session; tests take a fresh database each (pg_url)."""
+    srv = PostgresServer().start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def pg_url(postgres):
+    """The URL of an empty database of its own."""
+    return postgres.fresh_database(f"chat_{next(_names)}")
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A Redis server of this test's own."""
+    srv = RedisServer(tmp_path / "redis").start()
+    yield srv
+    srv.stop()

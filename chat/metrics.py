@@ -1,0 +1,50 @@
+"""Prometheus metrics, summed over every gunicorn worker of a host.
+
+Under gunicorn, `gunicorn.conf.py` sets PROMETHEUS_MULTIPROC_DIR to a fresh directory
+before anything imports prometheus_client: each worker keeps its values in files there
+and /metrics adds them up, whichever worker answers. `python wsgi.py` keeps them in memory.
+"""
+
+import os
+import shutil
+
+from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram,
+                               generate_latest, multiprocess)
+
+_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
+CONNECTIONS = Gauge("chat_connections", "Open chat connections", ["transport"], multiprocess_mode="livesum")
+MESSAGES_IN = Counter("chat_messages_in_total", "New messages stored, from sockets and HTTP", ["kind"])
+MESSAGES_OUT = Counter("chat_messages_out_total", "Stored messages published to the broker")
+DELIVERIES = Counter("chat_deliveries_total", "Message frames queued to a connection (live, backlog, ack)")
+ERRORS = Counter("chat_errors_total", "Error frames and HTTP error bodies sent, by code", ["code"])
+SLOW_CONSUMERS = Counter("chat_slow_consumer_closes_total", "Connections closed for falling behind")
+BROKER_RESUMES = Counter("chat_broker_resumes_total", "Broker subscriptions restored after a break")
+STORE_SECONDS = Histogram("chat_store_seconds", "Time of a store operation (commit: one group commit)", ["op"],
+                          buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+def worker_exited(pid):
+    """Drop a dead worker's live gauges (its counters still count)."""
+    if _DIR in os.environ:
+        multiprocess.mark_process_dead(pid)
+
+
+def remove_worker_files():
+    """Delete the directory when the master exits."""
+    if _DIR in os.environ:
+        shutil.rmtree(os.environ[_DIR], ignore_errors=True)
+
+
+def render():
+    """The text exposition of every metric, across workers when there are several.
+
+    Reads files under gunicorn: call it off the gevent hub (a thread of the pool).
+    """
+    if _DIR in os.environ:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry)
+    return generate_latest(REGISTRY)

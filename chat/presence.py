@@ -1,0 +1,137 @@
+"""Who is online: in this process, or across every worker and host through Redis.
+
+Both kinds answer `join(user)` (True: the user's first connection anywhere),
+`leave(user)` (True: their last one anywhere) and `online()` (display names),
+and call the callback given to `watch` with each user whose process died.
+"""
+
+import logging
+import os
+
+import gevent
+import redis
+
+log = logging.getLogger(__name__)
+
+TTL = 15  # seconds without a heartbeat before a process counts as dead
+BEAT = 5  # heartbeat and reaping interval: a dead process's users go offline within TTL + BEAT
+
+# Keys: chat:nodes (sorted set: process -> last heartbeat, Redis's clock) and
+# chat:node:<process> (set: the users connected there). Scripts run atomically,
+# so two processes joining the same user at once cannot both see "first".
+_LIVE = """
+local now = tonumber(redis.call('TIME')[1])
+local function elsewhere(user, me)
+  for _, n in ipairs(redis.call('ZRANGEBYSCORE', 'chat:nodes', now - tonumber(ARGV[3]), '+inf')) do
+    if n ~= me and redis.call('SISMEMBER', 'chat:node:' .. n, user) == 1 then return true end
+  end
+  return false
+end
+"""
+_JOIN = _LIVE + """
+redis.call('ZADD', 'chat:nodes', now, ARGV[1])
+redis.call('SADD', 'chat:node:' .. ARGV[1], ARGV[2])
+if elsewhere(ARGV[2], ARGV[1]) then return 0 end
+return 1
+"""
+_LEAVE = _LIVE + """
+redis.call('SREM', 'chat:node:' .. ARGV[1], ARGV[2])
+if elsewhere(ARGV[2], ARGV[1]) then return 0 end
+return 1
+"""
+_ONLINE = """
+local now = tonumber(redis.call('TIME')[1])
+local seen, names = {}, {}
+for _, n in ipairs(redis.call('ZRANGEBYSCORE', 'chat:nodes', now - tonumber(ARGV[1]), '+inf')) do
+  for _, user in ipairs(redis.call('SMEMBERS', 'chat:node:' .. n)) do
+    if not seen[user] then seen[user] = true; table.insert(names, user) end
+  end
+end
+return names
+"""
+_BEAT = """
+local now = tonumber(redis.call('TIME')[1])
+redis.call('ZADD', 'chat:nodes', now, ARGV[1])
+for i = 2, #ARGV do redis.call('SADD', 'chat:node:' .. ARGV[1], ARGV[i]) end
+"""
+_REAP = _LIVE + """
+local gone = {}
+for _, dead in ipairs(redis.call('ZRANGEBYSCORE', 'chat:nodes', '-inf', '(' .. (now - tonumber(ARGV[3])))) do
+  for _, user in ipairs(redis.call('SMEMBERS', 'chat:node:' .. dead)) do
+    if not elsewhere(user, dead) then table.insert(gone, user) end
+  end
+  redis.call('DEL', 'chat:node:' .. dead)
+  redis.call('ZREM', 'chat:nodes', dead)
+end
+return gone
+"""
+
+
+class LocalPresence:
+    """One process: its registry is the whole truth."""
+
+    def __init__(self, registry):
+        self.registry = registry
+
+    def join(self, user):  # pylint: disable=unused-argument
+        """The registry already found this to be the user's first connection."""
+        return True
+
+    def leave(self, user):  # pylint: disable=unused-argument
+        """The registry already found this to be the user's last connection."""
+        return True
+
+    def online(self):
+        """Everyone connected here."""
+        return self.registry.online()
+
+    def watch(self, gone):
+        """Nobody can die without this process noticing: nothing to watch."""
+
+
+class RedisPresence:
+    """Every process's users in Redis, kept alive by a heartbeat; dead processes are reaped."""
+
+    def __init__(self, client, registry):
+        self.registry = registry
+        self.node = f"{os.uname().nodename}:{os.getpid()}:{os.urandom(4).hex()}"
+        self._join, self._leave = client.register_script(_JOIN), client.register_script(_LEAVE)
+        self._online, self._beat = client.register_script(_ONLINE), client.register_script(_BEAT)
+        self._reap = client.register_script(_REAP)
+        self._gone = None
+
+    def join(self, user):
+        """Add `user` here; True when no other live process has them."""
+        return self._ask(self._join, False, self.node, user, TTL) == 1
+
+    def leave(self, user):
+        """Remove `user` here; True when no other live process has them."""
+        return self._ask(self._leave, False, self.node, user, TTL) == 1
+
+    def online(self):
+        """Everyone connected to a live process; this process's own users when Redis is down."""
+        names = self._ask(self._online, None, TTL)
+        if names is None:
+            return self.registry.online()
+        return sorted((name.decode() for name in names), key=str.casefold)
+
+    def watch(self, gone):
+        """Heartbeat, and call `gone(user)` for each user of a process that stopped beating."""
+        self._gone = gone
+        gevent.spawn(self._run)
+
+    def _run(self):
+        while True:
+            self._ask(self._beat, None, self.node, *self.registry.online())
+            for user in set(self._ask(self._reap, None, self.node, "", TTL) or ()):
+                self._gone(user.decode())
+            gevent.sleep(BEAT)
+
+    def _ask(self, script, fallback, *args):
+        # Redis down: answer `fallback`. The broker resumes every socket when Redis is back,
+        # and the reconnections rebuild what was missed here.
+        try:
+            return script(args=args)
+        except redis.RedisError as exc:
+            log.warning("presence not shared: %s", exc)
+            return fallback

@@ -1,0 +1,144 @@
+"""What every message store offers, and the group commit they share.
+
+A store subclass supplies `_read(operation, *args)`, `_run_batch(batch)` and the
+database operations as static methods taking a connection first; this class
+turns them into the public API the router and the views use.
+"""
+
+import time
+
+import gevent
+from gevent.event import AsyncResult
+
+from . import metrics
+from .errors import StoreUnavailable
+from .protocol import name_key
+
+
+class GroupCommit:
+    """Gathers writes from many greenlets into one transaction: one commit, one fsync.
+
+    `run_batch(batch)` runs [(operation, args), ...] in one transaction and returns
+    one outcome per entry (a result, or the exception that entry raised).
+    """
+
+    def __init__(self, run_batch):
+        self._run_batch = run_batch
+        self._pending = []
+        self._committing = False
+
+    def submit(self, operation, *args):
+        """Queue `operation(conn, *args)` for the next commit; wait for and return its result."""
+        result = AsyncResult()
+        self._pending.append((operation, args, result))
+        if not self._committing:
+            self._committing = True
+            gevent.spawn(self._commit_loop)
+        return result.get()
+
+    def _commit_loop(self):
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                started = time.perf_counter()
+                try:
+                    outcomes = self._run_batch([(op, args) for op, args, _ in batch])
+                except Exception as exc:  # every waiter must hear back, whatever broke
+                    outcomes = [StoreUnavailable(f"the database refused the write: {exc}")] * len(batch)
+                metrics.STORE_SECONDS.labels("commit").observe(time.perf_counter() - started)
+                for (_, _, result), outcome in zip(batch, outcomes):
+                    if isinstance(outcome, BaseException):
+                        result.set_exception(outcome)
+                    else:
+                        result.set(outcome)
+        finally:
+            self._committing = False
+
+
+class Store:
+    """Users and messages. Subclasses: SqliteStore (one host), PostgresStore (many)."""
+
+    def __init__(self):
+        self._commits = GroupCommit(self._run_batch)
+        self._names = {}  # name key -> display name; names never change once stored
+
+    def _run_batch(self, batch):
+        raise NotImplementedError
+
+    def _read(self, operation, *args):
+        raise NotImplementedError
+
+    def _timed_read(self, operation, *args):
+        started = time.perf_counter()
+        try:
+            return self._read(operation, *args)
+        finally:
+            metrics.STORE_SECONDS.labels("read").observe(time.perf_counter() - started)
+
+    def _write(self, operation, *args):
+        return self._commits.submit(operation, *args)
+
+    # -- users ------------------------------------------------------------
+
+    def remember_user(self, name):
+        """Record that `name` logged in; return its display spelling (the first one stored)."""
+        key = name_key(name)
+        if key not in self._names:
+            self._names[key] = self._write(self._insert_user, key, name)
+        return self._names[key]
+
+    def display_name(self, name):
+        """The display spelling of a known user, or None for a name never stored."""
+        key = name_key(name)
+        if key not in self._names:
+            found = self._timed_read(self._find_user, key)
+            if found is None:
+                return None
+            self._names[key] = found
+        return self._names[key]
+
+    def password_hash(self, name):
+        """The stored password hash of `name`, or None when the name is unclaimed."""
+        return self._timed_read(self._password_hash, name_key(name))
+
+    def replace_password_hash(self, name, old, new):
+        """Set the password hash of `name` to `new` if it is still `old`; True when set."""
+        return self._write(self._replace_password_hash, name_key(name), old, new)
+
+    # -- messages ---------------------------------------------------------
+
+    def add_message(self, from_user, to_user, msg, cid=None):
+        """Store a message durably; return (message, created). A repeated cid returns the original."""
+        return self._write(self._insert_message, from_user, to_user, msg, cid, time.time())
+
+    def snapshot(self, user, since, limit):
+        """(last_id, messages, truncated) read in one transaction, for a connection's backlog.
+
+        With `since`: visible messages after it, the newest `limit` of them. Without: the
+        last `limit` visible. Oldest first. Every message with an id up to last_id is
+        committed: ids are handed out in commit order.
+        """
+        return self._timed_read(self._snapshot, name_key(user), since, limit)
+
+    def history(self, user, other, before, limit):
+        """The newest `limit` visible messages with id < before of one conversation
+        (`other` None: the group), oldest first."""
+        other_key = name_key(other) if other is not None else None
+        return self._timed_read(self._history, name_key(user), other_key, before, limit)
+
+    def prune(self, older_than):
+        """Delete messages stored before the Unix time `older_than`; return how many."""
+        return self._write(self._prune, older_than)
+
+    def ping(self):
+        """Raise StoreUnavailable unless the database answers a query."""
+        try:
+            self._read(self._ping)
+        except StoreUnavailable:
+            raise
+        except Exception as exc:
+            raise StoreUnavailable(f"the database does not answer: {exc}") from exc
+
+    # The operations, each (conn, *args) -> result, are static methods of the subclass.
+    _insert_user = _find_user = _password_hash = _replace_password_hash = None
+    _insert_message = _snapshot = _history = _prune = _ping = None

@@ -1,0 +1,104 @@
+"""One behaviour suite for both message stores: SQLite and a real PostgreSQL server."""
+
+import gevent
+import pytest
+
+from chat.pg_store import PostgresStore
+from chat.sqlite_store import SqliteStore
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def open_store(request, tmp_path):
+    """A factory of stores over one database: calling it twice stands for two hosts."""
+    if request.param == "sqlite":
+        path = str(tmp_path / "chat.db")
+        return lambda: SqliteStore(path)
+    url = request.getfixturevalue("pg_url")
+    return lambda: PostgresStore(url)
+
+
+def test_users_keep_their_first_spelling(open_store):
+    """The first spelling of a name is its display name, whatever the case later."""
+    store = open_store()
+    assert store.display_name("alice") is None
+    assert store.remember_user("Alice") == "Alice"
+    assert store.remember_user("ALICE") == "Alice"
+    assert open_store().display_name("alice") == "Alice"
+
+
+def test_ids_grow_and_a_cid_is_stored_once(open_store):
+    """Each new message gets a larger id; a repeated cid returns the original, not created."""
+    store = open_store()
+    first, created = store.add_message("ann", None, "one", "c1")
+    second, _ = store.add_message("ann", "bob", "two", "c2")
+    again, created_again = store.add_message("ann", None, "changed", "c1")
+    assert created and not created_again and second.id > first.id
+    assert again == first
+    assert store.add_message("bob", None, "same cid, other sender", "c1")[1]
+
+
+def test_snapshot_shows_what_each_user_may_see(open_store):
+    """Group messages and one's own direct messages; since and limit cut; last_id covers all."""
+    store = open_store()
+    group, _ = store.add_message("ann", None, "hi all")
+    to_bob, _ = store.add_message("ann", "bob", "hi bob")
+    to_cat, _ = store.add_message("ann", "cat", "hi cat")
+    last_id, records, truncated = store.snapshot("bob", None, 50)
+    assert last_id == to_cat.id and not truncated
+    assert [r.id for r in records] == [group.id, to_bob.id]
+    assert [r.id for r in store.snapshot("BOB", group.id, 50)[1]] == [to_bob.id]
+    _, records, truncated = store.snapshot("ann", None, 2)
+    assert [r.id for r in records] == [to_bob.id, to_cat.id] and truncated
+    assert store.snapshot("nobody", None, 50)[1] == [group]
+
+
+def test_history_pages_one_conversation(open_store):
+    """The group or one pair, newest `limit` before an id, oldest first."""
+    store = open_store()
+    ids = [store.add_message("ann", None, f"g{i}")[0].id for i in range(5)]
+    direct, _ = store.add_message("bob", "ann", "psst")
+    store.add_message("bob", "cat", "not for ann")
+    assert [r.id for r in store.history("ann", None, ids[3], 2)] == ids[1:3]
+    assert store.history("ann", "bob", 10**9, 50) == [direct]
+    assert store.history("cat", "ann", 10**9, 50) == []
+
+
+def test_passwords_change_only_from_the_expected_hash(open_store):
+    """Compare-and-set: a stale `old` changes nothing."""
+    store = open_store()
+    store.remember_user("ann")
+    assert store.password_hash("ann") is None
+    assert store.replace_password_hash("ann", None, "h1")
+    assert not store.replace_password_hash("ann", None, "h2")
+    assert store.replace_password_hash("ANN", "h1", "h2") and store.password_hash("ann") == "h2"
+
+
+def test_concurrent_writes_from_two_hosts_are_all_stored_in_commit_order(open_store):
+    """Many greenlets on two store instances: every write stored, each id once, last_id covers all."""
+    hosts = [open_store(), open_store()]
+    jobs = [gevent.spawn(hosts[i % 2].add_message, f"u{i % 7}", None, f"m{i}", f"c{i}") for i in range(120)]
+    gevent.joinall(jobs, raise_error=True)
+    ids = sorted(job.value[0].id for job in jobs)
+    assert len(set(ids)) == 120
+    last_id, records, _ = hosts[0].snapshot("u1", None, 1000)
+    assert last_id == ids[-1] and [r.id for r in records] == ids
+
+
+def test_prune_removes_old_messages_but_ids_never_go_back(open_store):
+    """Pruning deletes by age; a later message still gets a larger id than any before."""
+    store = open_store()
+    old, _ = store.add_message("ann", None, "old")
+    newest, _ = store.add_message("ann", None, "newer")
+    assert store.prune(old.ts + 1e-6) >= 1
+    assert old.id not in [r.id for r in store.snapshot("ann", None, 50)[1]]
+    store.prune(newest.ts + 1)
+    assert store.snapshot("ann", None, 50)[0] >= newest.id
+    assert store.add_message("ann", None, "later")[0].id > newest.id
+
+
+def test_the_schema_is_made_once_and_reopened(open_store):
+    """Opening the same database again migrates nothing and keeps the data; ping answers."""
+    open_store().add_message("ann", None, "kept")
+    again = open_store()
+    again.ping()
+    assert [r.msg for r in again.snapshot("ann", None, 50)[1]] == ["kept"]
