@@ -1,7 +1,9 @@
 """Fan-out of events between processes: one small interface, two implementations.
 
-A broker carries dicts ("message", "presence", "signed_out" events) from the
-process that publishes them to every process's router, itself included:
+A broker carries small dicts (events: a message was stored, a user came or
+went, a user signed out) from the process that publishes them to every
+process's router, itself included. Messages themselves travel through the
+store; an event only says "look" (see tail.py). The interface:
 
 - `subscribe(deliver, resumed)`: call `deliver(event)` for each event, and
   `resumed()` when a broken subscription is whole again (events published in
@@ -17,7 +19,6 @@ import orjson
 import redis
 
 from .errors import BrokerUnavailable
-from .protocol import Message
 
 log = logging.getLogger(__name__)
 
@@ -43,21 +44,6 @@ class LocalBroker:
 
     def ping(self):
         """Always answers."""
-
-
-def encode(event):
-    """An event as bytes for Redis (a message record travels as a JSON object)."""
-    if "message" in event:
-        event = {**event, "message": event["message"]._asdict()}
-    return orjson.dumps(event)
-
-
-def decode(data):
-    """The event `encode` made."""
-    event = orjson.loads(data)
-    if "message" in event:
-        event["message"] = Message(**event["message"])
-    return event
 
 
 class RedisBroker:
@@ -86,7 +72,7 @@ class RedisBroker:
                 while True:
                     item = pubsub.get_message(timeout=1.0)
                     if item is not None:
-                        deliver(decode(item["data"]))
+                        deliver(orjson.loads(item["data"]))
             except redis.RedisError as exc:
                 if not broken:
                     log.error("Redis subscription lost (%s): retrying every %ss", exc, RETRY_SECONDS)
@@ -98,7 +84,7 @@ class RedisBroker:
     def publish(self, event):
         """PUBLISH to every process; False (and logged) when Redis does not answer."""
         try:
-            self.client.publish(CHANNEL, encode(event))
+            self.client.publish(CHANNEL, orjson.dumps(event))
             return True
         except redis.RedisError as exc:
             log.error("event %s not published: %s", event["kind"], exc)

@@ -104,6 +104,10 @@ def _run_batch(conn, batch):
         return [operation(conn, *args) for operation, args in batch]
 
 
+def _last_id(conn):
+    return conn.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0]
+
+
 def _find_user(conn, key):
     row = conn.execute("SELECT name FROM users WHERE key = %s", (key,)).fetchone()
     return row[0] if row else None
@@ -160,12 +164,20 @@ class PostgresStore(Store):
     def _snapshot(conn, me, since, limit):
         with conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            last_id = conn.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0]
+            last_id = _last_id(conn)
             rows = conn.execute(
                 f"SELECT {_COLUMNS} FROM messages WHERE id > %(since)s AND {_VISIBLE} ORDER BY id DESC LIMIT %(n)s",
                 {"me": me, "since": since or 0, "n": limit + 1}).fetchall()
         truncated = len(rows) > limit
         return last_id, [Message(*row) for row in reversed(rows[:limit])], truncated
+
+    _last_id = staticmethod(_last_id)
+
+    @staticmethod
+    def _after(conn, last_id, limit):
+        rows = conn.execute(f"SELECT {_COLUMNS}, cid FROM messages WHERE id > %s ORDER BY id LIMIT %s",
+                            (last_id, limit)).fetchall()
+        return [(Message(*row[:5]), row[5]) for row in rows]
 
     @staticmethod
     def _history(conn, me, other, before, limit):

@@ -1,7 +1,9 @@
-"""Accepting messages and routing them: store, acknowledge, publish, deliver.
+"""Accepting messages and routing them: store, publish, deliver, acknowledge.
 
-Views and the transport hand frames in; the router talks to the store and the
-broker; the broker's deliveries reach the registry's sockets.
+Views and the transport hand frames in; the router stores them and publishes a
+"look" event; on every process the tail of the store's log (`tail.Tail`) then
+hands each new message, once and in id order, to the registry's connections.
+The sender's connection gets its copy with the `cid`: the acknowledgement.
 """
 
 import logging
@@ -10,6 +12,7 @@ import os
 from . import metrics, protocol, wsproto
 from .errors import FrameRejected, StoreUnavailable, TooManyConnections
 from .limits import TokenBuckets
+from .tail import Tail
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +30,17 @@ class Router:
         self.registry = registry
         self.broker = broker
         self.presence = presence
-        # Events name the connection they came from, to skip it: unique across processes.
+        # Presence events name the connection they came from, to skip it: unique across processes.
         self._node = os.urandom(6).hex()
+        # (sender key, cid) -> the connection waiting for that message's acknowledgement.
+        self._acks = {}
         self._held = {}  # socket -> deliveries held back while its backlog is read
         # socket -> the last id its backlog covered. A message committed before the
         # backlog was read may be published after it was sent: that copy is dropped.
         self._floor = {}
         # One bucket per user, shared by all of the user's connections here.
         self._rate = TokenBuckets(settings.rate_per_second, settings.rate_burst)
+        self._tail = Tail(store, self._deliver_message)
         broker.subscribe(self.deliver, self._resume)
         presence.watch(self._gone)
 
@@ -67,7 +73,7 @@ class Router:
         return user
 
     def _origin(self, conn):
-        return f"{self._node}/{id(conn)}" if conn is not None else None
+        return f"{self._node}/{id(conn)}"
 
     def _greet(self, user, ws, since):
         """hello, the backlog of PROTOCOL.md, synced; then what arrived meanwhile.
@@ -136,7 +142,7 @@ class Router:
     # -- messages ---------------------------------------------------------
 
     def accept(self, user, message, origin=None):
-        """Store `message` from `user`, acknowledge it to `origin`, publish it.
+        """Store `message` from `user` and publish it; the tail acknowledges it to `origin`.
 
         Raises FrameRejected past the user's rate or for an unknown recipient.
         Returns (stored record, created): not created when the cid was seen before.
@@ -149,30 +155,48 @@ class Router:
             to_user = self.store.display_name(message.to_user)
             if to_user is None:
                 raise FrameRejected("unknown_user", f"nobody called {message.to_user} has logged in", message.cid)
-        record, created = self.store.add_message(user, to_user, message.msg, message.cid)
-        if origin is not None:
-            origin.send_json(protocol.message(record, message.cid))
-            metrics.DELIVERIES.inc()
+        ack = (protocol.name_key(user), message.cid) if origin is not None and message.cid is not None else None
+        if ack:
+            self._acks[ack] = origin  # before the commit: the tail may deliver right after it
+        try:
+            record, created = self.store.add_message(user, to_user, message.msg, message.cid)
+        except BaseException:
+            self._acks.pop(ack, None)
+            raise
         if created:
             metrics.MESSAGES_IN.labels("group" if to_user is None else "direct").inc()
-            if self.broker.publish({"kind": "message", "message": record, "origin": self._origin(origin)}):
+            if self.broker.publish({"kind": "message", "id": record.id}):
                 metrics.MESSAGES_OUT.inc()
+            else:
+                self._tail.poke()  # no broker: this process still delivers, others poll
+        elif ack:
+            # Stored before: the tail delivered it then, so acknowledge here.
+            self._acks.pop(ack, None)
+            origin.send_json(protocol.message(record, message.cid))
         return record, created
 
     # -- delivery ---------------------------------------------------------
 
     def deliver(self, event):
-        """Send a published event to every local socket it concerns."""
+        """Act on a published event: read the log, close signed-out sockets, or pass presence on."""
         if event["kind"] == "message":
-            record = event["message"]
-            frame = wsproto.text_frame(protocol.encode(protocol.message(record)))
-            self._send_to(self._audience(record), frame, event.get("origin"), record.id)
+            self._tail.poke()
         elif event["kind"] == "signed_out":
             for ws in list(self.registry.sockets_of(event["user"])):
                 ws.close(1008, "the password changed: log in again")
         elif event["kind"] == "presence":
             frame = wsproto.text_frame(protocol.encode(protocol.presence(event["user"], event["online"])))
-            self._send_to(self.registry.all_sockets(), frame, event.get("origin"))
+            origin = event.get("origin")
+            skip = next((ws for ws in self.registry.sockets_of(event["user"]) if self._origin(ws) == origin), None)
+            self._send_to(self.registry.all_sockets(), frame, skip)
+
+    def _deliver_message(self, record, cid):
+        """The tail's next message: to its audience here, with the cid to the connection that sent it."""
+        waiting = self._acks.pop((protocol.name_key(record.from_user), cid), None) if cid is not None else None
+        if waiting is not None:
+            waiting.send_json(protocol.message(record, cid))
+        frame = wsproto.text_frame(protocol.encode(protocol.message(record)))
+        self._send_to(self._audience(record), frame, waiting, record.id)
 
     def _audience(self, record):
         if record.to_user is None:
@@ -182,11 +206,9 @@ class Router:
     def _send_to(self, sockets, frame, skip=None, message_id=None):
         # One encoded frame, the same bytes to every socket.
         held, floor = self._held, self._floor
-        node, _, skip_id = (skip or "").partition("/")
-        skip_id = int(skip_id) if node == self._node else None
         sent = 0
         for ws in sockets:
-            if id(ws) == skip_id:
+            if ws is skip:
                 continue
             if ws in held:
                 held[ws].append((message_id, frame))

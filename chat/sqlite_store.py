@@ -164,6 +164,14 @@ class SqliteStore(Store):
         truncated = len(rows) > limit
         return last_id, [Message(*row) for row in reversed(rows[:limit])], truncated
 
+    _last_id = staticmethod(_last_id)
+
+    @staticmethod
+    def _after(conn, last_id, limit):
+        rows = conn.execute(f"SELECT {_COLUMNS}, cid FROM messages WHERE id > ? ORDER BY id LIMIT ?",
+                            (last_id, limit)).fetchall()
+        return [(Message(*row[:5]), row[5]) for row in rows]
+
     @staticmethod
     def _history(conn, me, other, before, limit):
         if other is None:

@@ -120,6 +120,18 @@ class Store:
         """
         return self._timed_read(self._snapshot, name_key(user), since, limit)
 
+    def last_id(self):
+        """The newest stored id (0 for none)."""
+        return self._timed_read(self._last_id)
+
+    def after(self, last_id, limit):
+        """Up to `limit` messages with id > last_id, oldest first, each as (message, cid).
+
+        Ids come in commit order, so this is a gapless tail of the log: the router
+        delivers from it, on every worker, whatever the broker lost.
+        """
+        return self._timed_read(self._after, last_id, limit)
+
     def history(self, user, other, before, limit):
         """The newest `limit` visible messages with id < before of one conversation
         (`other` None: the group), oldest first."""
@@ -141,4 +153,4 @@ class Store:
 
     # The operations, each (conn, *args) -> result, are static methods of the subclass.
     _insert_user = _find_user = _password_hash = _replace_password_hash = None
-    _insert_message = _snapshot = _history = _prune = _ping = None
+    _insert_message = _snapshot = _last_id = _after = _history = _prune = _ping = None
