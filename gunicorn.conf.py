@@ -1,6 +1,8 @@
 """gunicorn settings, taken from the CHAT_* environment (`-b` on the command line wins)."""
 
+import glob
 import os
+import shutil
 import sys
 import tempfile
 
@@ -9,7 +11,6 @@ import tempfile
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="chat-metrics-"))
 
 # pylint: disable=wrong-import-position
-from chat import metrics
 from chat.errors import SettingsError
 from chat.process import raise_open_files_limit
 from chat.settings import from_environ
@@ -33,10 +34,15 @@ access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s"
 
 
 def child_exit(server, worker):  # pylint: disable=unused-argument
-    """A worker ended (or was killed): its connection gauges stop counting."""
-    metrics.worker_exited(worker.pid)
+    """A worker ended (or was killed): its connection gauges stop counting.
+
+    This is prometheus_client's multiprocess.mark_process_dead, done by hand: importing
+    it would import ssl into the master before the workers' gevent patches it.
+    """
+    for path in glob.glob(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], f"gauge_live*_{worker.pid}.db")):
+        os.remove(path)
 
 
 def on_exit(server):  # pylint: disable=unused-argument
     """The master stops: nothing reads the metric files any more."""
-    metrics.remove_worker_files()
+    shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

@@ -6,7 +6,6 @@ and /metrics adds them up, whichever worker answers. `python wsgi.py` keeps them
 """
 
 import os
-import shutil
 
 from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram,
                                generate_latest, multiprocess)
@@ -24,18 +23,6 @@ STORE_SECONDS = Histogram("chat_store_seconds", "Time of a store operation (comm
                           buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
-
-
-def worker_exited(pid):
-    """Drop a dead worker's live gauges (its counters still count)."""
-    if _DIR in os.environ:
-        multiprocess.mark_process_dead(pid)
-
-
-def remove_worker_files():
-    """Delete the directory when the master exits."""
-    if _DIR in os.environ:
-        shutil.rmtree(os.environ[_DIR], ignore_errors=True)
 
 
 def render():

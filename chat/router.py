@@ -63,6 +63,7 @@ class Router:
         """
         user = self.store.remember_user(user)
         first = self.registry.add(user, conn)
+        self._held[conn] = []  # from now on, deliveries wait for the backlog (see _greet)
         metrics.CONNECTIONS.labels(conn.transport).inc()
         conn.on_close = lambda closed: self._disconnected(user, closed)
         announce = first and self.presence.join(user)
@@ -82,7 +83,7 @@ class Router:
         later is missed; deliveries wait in a buffer until synced, and those the
         backlog already covered (id <= its last_id) are dropped, then and later.
         """
-        held = self._held[ws] = []
+        held = self._held[ws]
         try:
             limit = BACKLOG_MAX if since is not None else BACKLOG_DEFAULT
             last_id, records, truncated = self.store.snapshot(user, since, limit)
@@ -173,6 +174,7 @@ class Router:
             # Stored before: the tail delivered it then, so acknowledge here.
             self._acks.pop(ack, None)
             origin.send_json(protocol.message(record, message.cid))
+            metrics.DELIVERIES.inc()
         return record, created
 
     # -- delivery ---------------------------------------------------------
@@ -195,6 +197,7 @@ class Router:
         waiting = self._acks.pop((protocol.name_key(record.from_user), cid), None) if cid is not None else None
         if waiting is not None:
             waiting.send_json(protocol.message(record, cid))
+            metrics.DELIVERIES.inc()
         frame = wsproto.text_frame(protocol.encode(protocol.message(record)))
         self._send_to(self._audience(record), frame, waiting, record.id)
 

@@ -1,0 +1,55 @@
+"""The Flask application: settings, sessions, proxies, services and blueprints."""
+
+import ipaddress
+import logging
+import os
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from . import settings as settings_module
+from .auth import CookieSessions, load_secret_key
+from .cli import cli
+from .errors import SettingsError
+from .services import Services
+
+
+def create_app(settings=None):
+    """Build the app from `settings` (default: the CHAT_* environment)."""
+    settings = settings or settings_module.from_environ()
+    try:
+        os.makedirs(settings.data_dir, exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(f"CHAT_DATA_DIR={settings.data_dir!r}: {exc.strerror}") from None
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    app = Flask(__name__, template_folder=os.path.join(root, "templates"))
+    secret_key = load_secret_key(settings)
+    app.config.update(SECRET_KEY=secret_key, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True,
+                      MAX_CONTENT_LENGTH=settings.max_frame_bytes)  # a request body is one frame at most
+    app.session_interface = CookieSessions()
+    if settings.trusted_proxies:
+        # Behind N reverse proxies: take scheme, host and client address from their
+        # X-Forwarded-* headers (Secure cookies, the Origin check, per-address limits).
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    app.extensions["chat"] = Services(settings, secret_key)
+    if settings.auth == "open" and not _loopback(settings.host):
+        logging.getLogger(__name__).warning(
+            "CHAT_AUTH=open on %s: anyone who can reach this address can speak as anyone", settings.host)
+
+    from . import api, events, operations, pages, sockets  # pylint: disable=import-outside-toplevel
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(events.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(sockets.bp)
+    app.register_blueprint(operations.bp)
+    api.register_handlers(app)
+    app.cli.add_command(cli)
+    return app
+
+
+def _loopback(host):
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"

@@ -1,0 +1,278 @@
+"""Several gunicorn workers and hosts over real Redis and PostgreSQL servers, and their faults."""
+
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+import websocket
+
+from liveserver import UNLIMITED, EventStreamClient, timeout
+
+SECRET = {"CHAT_SECRET_KEY": "a shared secret key for the scale tests"}
+
+
+@pytest.fixture
+def scaled(start_server, redis_server, pg_url):
+    """Start servers on this test's Redis and PostgreSQL: gunicorn with N workers, or `python wsgi.py`."""
+    def start(workers=None, **env):
+        shared = {**SECRET, **UNLIMITED, "CHAT_REDIS_URL": redis_server.url, "CHAT_DATABASE_URL": pg_url, **env}
+        if workers:
+            return start_server(gunicorn=True, CHAT_WORKERS=str(workers), **shared)
+        return start_server(**shared)
+    return start
+
+
+def workers_of(srv):
+    """The pids of a gunicorn master's workers."""
+    out = subprocess.run(["pgrep", "-P", str(srv.proc.pid)], capture_output=True, text=True, check=False).stdout
+    return [int(pid) for pid in out.split()]
+
+
+def wait_for(check, seconds, what):
+    """Poll `check()` until it is true; fail naming `what` after `seconds`."""
+    deadline = time.monotonic() + timeout(seconds)
+    while not check():
+        assert time.monotonic() < deadline, f"no {what} within {seconds} s"
+        time.sleep(0.05)
+
+
+class Resilient:
+    """A user who reconnects with `since` after any failure and resends what was not acknowledged.
+
+    Records every message frame it receives, to check for loss and duplicates.
+    """
+
+    def __init__(self, srv, user):
+        self.srv, self.user = srv, user
+        self.seen = []  # ids in arrival order, backlogs included
+        self.reconnects = 0
+        self.client = None
+        self.stop = threading.Event()
+
+    def _ensure(self):
+        if self.client is None:
+            last = max(self.seen, default=0)
+            self.client = self.srv.connect(self.user, since=last)
+            _, backlog, _ = self.client.sync()
+            self.seen += [frame["id"] for frame in backlog]
+
+    def _drop(self):
+        if self.client is not None:
+            self.client.close()
+        self.client = None
+        self.reconnects += 1
+        time.sleep(0.1)
+
+    def _read_one(self, wait):
+        frame = self.client.recv(wait)
+        if frame["type"] == "message":
+            self.seen.append(frame["id"])
+        return frame
+
+    def send_all(self, count, pause=0.01):
+        """Send `count` group messages, each until acknowledged; return the acknowledged ids."""
+        acked = []
+        for i in range(count):
+            cid = f"{self.user}-{i}"
+            while True:
+                try:
+                    self._ensure()
+                    self.client.send(type="message", msg=f"{self.user} says {i}", cid=cid)
+                    while (frame := self._read_one(5)).get("cid") != cid:
+                        pass
+                    acked.append(frame["id"])
+                    break
+                except (OSError, websocket.WebSocketException, AssertionError):
+                    self._drop()
+            time.sleep(pause)
+        return acked
+
+    def listen(self):
+        """Read until stopped (run on a thread)."""
+        while not self.stop.is_set():
+            try:
+                self._ensure()
+                self._read_one(0.2)
+            except websocket.WebSocketTimeoutException:
+                continue
+            except (OSError, websocket.WebSocketException, AssertionError):
+                self._drop()
+        if self.client is not None:
+            self.client.close()
+
+
+def group_messages(srv, user):
+    """Every group message in the store, as (id, from_user, msg)."""
+    status, body, _ = srv.get(f"/api/messages?limit=200&token={srv.token(user)}")
+    assert status == 200, body
+    return [(m["id"], m["from_user"], m["msg"]) for m in body["messages"]]
+
+
+def metric(text, name, **labels):
+    """The sum of a metric's samples with these labels in a Prometheus text answer."""
+    total = 0.0
+    for line in text.splitlines():
+        match = re.match(rf"^{name}(?:\{{(.*)\}})? (\S+)$", line)
+        if match and all(f'{k}="{v}"' in (match.group(1) or "") for k, v in labels.items()):
+            total += float(match.group(2))
+    return total
+
+
+def test_workers_share_users_and_metrics(scaled, clients, name):
+    """Two workers: sockets and an event stream all get a group message; /metrics sums both workers."""
+    srv = scaled(workers=2)
+    users = [name("m") for _ in range(5)]
+    sockets = [clients(srv.connect(user)) for user in users]
+    for client in sockets:
+        client.sync()
+    reader = name("m")
+    stream = EventStreamClient(srv, f"/events/{reader}?token={srv.token(reader)}")
+    try:
+        stream.until(lambda e: e["event"] == "synced")
+        for i in range(3):
+            sockets[0].send(type="message", msg=f"to all {i}", cid=f"m{i}")
+        for client in sockets[1:]:
+            assert [client.recv_type("message")["msg"] for _ in range(3)] == [f"to all {i}" for i in range(3)]
+        assert [stream.until(lambda e: e["event"] == "message")["data"]["msg"] for _ in range(3)] == \
+            [f"to all {i}" for i in range(3)]
+        for _ in range(6):  # whichever worker answers, the sums are the host's
+            status, text, _ = srv.get("/metrics")
+            assert status == 200
+            assert metric(text, "chat_connections") == 6, text
+            assert metric(text, "chat_connections", transport="sse") == 1
+            assert metric(text, "chat_messages_in_total", kind="group") == 3
+            assert metric(text, "chat_deliveries_total") == 3 * 6
+    finally:
+        stream.close()
+    assert len(workers_of(srv)) == 2
+
+
+def test_sigterm_closes_sockets_with_1001_and_exits_in_time(scaled, clients, name):
+    """Every socket of every worker hears 1001; gunicorn is gone within its graceful timeout."""
+    srv = scaled(workers=2)
+    sockets = [clients(srv.connect(name("t"))) for _ in range(6)]
+    for client in sockets:
+        client.sync()
+    started = time.monotonic()
+    srv.proc.send_signal(signal.SIGTERM)
+    for client in sockets:
+        assert client.close_frame() == (1001, "server restart")
+        client.close()  # answer the close, as browsers do
+    srv.proc.wait(timeout(12))
+    assert time.monotonic() - started < timeout(10), "longer than gunicorn's graceful_timeout"
+
+
+def test_rolling_restart_loses_nothing(scaled, clients, name):
+    """HUP: old workers close with 1001; a message stored meanwhile reaches the reconnected client once."""
+    srv = scaled(workers=2)
+    alice, bob = name("h"), name("h")
+    watcher = clients(srv.connect(bob))
+    _, _, synced = watcher.sync()
+    old_workers = set(workers_of(srv))
+    srv.proc.send_signal(signal.SIGHUP)
+    assert watcher.close_frame() == (1001, "server restart")
+    watcher.close()
+    status, body, _ = srv.request("POST", "/api/messages", {"msg": "during the restart", "cid": "h1"},
+                                  {"Authorization": f"Bearer {srv.token(alice)}"})
+    assert status == 201, body
+    wait_for(lambda: old_workers.isdisjoint(workers_of(srv)) and len(workers_of(srv)) == 2, 15, "new workers")
+    again = clients(srv.connect(bob, since=synced["last_id"]))
+    _, backlog, _ = again.sync()
+    assert [m["msg"] for m in backlog] == ["during the restart"]
+    again.assert_silent(1.5)  # not a second time from the log's tail
+
+
+def test_kill_9_of_a_worker_loses_and_duplicates_nothing(scaled, name):
+    """Traffic flows while one worker is SIGKILLed: every acknowledged message is stored once and
+    reaches every listener exactly once, across reconnections."""
+    srv = scaled(workers=2)
+    senders = [Resilient(srv, name("k")) for _ in range(4)]
+    listeners = [Resilient(srv, name("k")) for _ in range(3)]
+    threads = [threading.Thread(target=l.listen) for l in listeners]
+    for thread in threads:
+        thread.start()
+    acked = {}
+    send_threads = [threading.Thread(target=lambda s=s: acked.__setitem__(s.user, s.send_all(40, pause=0.05)))
+                    for s in senders]
+    for thread in send_threads:
+        thread.start()
+    time.sleep(0.7)
+    assert all(thread.is_alive() for thread in send_threads), "traffic ended before the kill"
+    os.kill(workers_of(srv)[0], signal.SIGKILL)
+    for thread in send_threads:
+        thread.join(timeout(60))
+    for sender in senders:
+        sender.client.close()
+    stored = group_messages(srv, senders[0].user)
+    stored_ids = sorted(m[0] for m in stored)
+    assert sorted(i for ids in acked.values() for i in ids) == stored_ids  # acked = stored, once each
+    assert len(stored) == 4 * 40 and len({(m[1], m[2]) for m in stored}) == 4 * 40
+    wait_for(lambda: all(set(stored_ids) <= set(l.seen) for l in listeners), 20, "complete delivery")
+    for listener in listeners:
+        listener.stop.set()
+    for thread in threads:
+        thread.join(timeout(10))
+    for listener in listeners:
+        assert sorted(listener.seen) == stored_ids, "lost or duplicated"
+    assert sum(s.reconnects for s in senders + listeners) > 0, "the kill reached nobody"
+
+
+def test_redis_restart_resumes_routing_within_5_seconds(scaled, redis_server, clients, name):
+    """Redis down: /healthz says 503 and messages still reach the other host from the store;
+    Redis back: sockets resume with `since` and live routing works again within 5 s."""
+    hosts = [scaled(), scaled()]
+    alice, bob = name("r"), name("r")
+    sender = hosts[0]
+    bearer = {"Authorization": f"Bearer {sender.token(alice)}"}
+    listener = Resilient(hosts[1], bob)
+    thread = threading.Thread(target=listener.listen)
+    thread.start()
+    try:
+        wait_for(lambda: listener.client is not None, 5, "listener")
+        redis_server.stop()
+        wait_for(lambda: hosts[1].get("/healthz")[0] == 503, 5, "503 from /healthz")
+        assert hosts[1].get("/healthz")[1] == {"status": "unavailable", "failing": ["broker"]}
+        status, body, _ = sender.request("POST", "/api/messages", {"msg": "while Redis is down"}, bearer)
+        assert status == 201, body
+        wait_for(lambda: body["id"] in listener.seen, 5, "delivery from the store")
+        redis_server.start()
+        restarted = time.monotonic()
+        wait_for(lambda: hosts[0].get("/healthz")[0] == 200 and hosts[1].get("/healthz")[0] == 200, 5,
+                 "health")
+        status, body, _ = sender.request("POST", "/api/messages", {"msg": "Redis is back"}, bearer)
+        wait_for(lambda: body["id"] in listener.seen, 5, "routing after the restart")
+        assert time.monotonic() - restarted < timeout(5)
+    finally:
+        listener.stop.set()
+        thread.join(timeout(10))
+    assert len(listener.seen) == len(set(listener.seen)) == 2
+
+
+def test_a_dead_hosts_users_go_offline_within_30_seconds(scaled, clients, name):
+    """SIGKILL one of two hosts: its users are announced offline to the other host's users."""
+    hosts = [scaled(), scaled()]
+    alice, bob = name("x"), name("x")
+    watcher = clients(hosts[0].connect(alice))
+    watcher.sync()
+    doomed = clients(hosts[1].connect(bob))
+    doomed.sync()
+    assert watcher.recv() == {"type": "presence", "user": bob, "online": True}
+    hosts[1].proc.kill()
+    started = time.monotonic()
+    assert watcher.recv(wait=30) == {"type": "presence", "user": bob, "online": False}
+    assert time.monotonic() - started < timeout(30)
+    status, body, _ = hosts[0].get(f"/api/users?token={hosts[0].token(alice)}")
+    assert status == 200 and body["online"] == [alice]
+
+
+def test_the_open_files_limit_is_raised(scaled):
+    """Each worker may open as many files as the system allows (soft limit = hard limit)."""
+    srv = scaled(workers=2)
+    for pid in [srv.proc.pid] + workers_of(srv):
+        limits = open(f"/proc/{pid}/limits", encoding="ascii").read()
+        soft, hard = re.search(r"Max open files\s+(\S+)\s+(\S+)", limits).groups()
+        assert soft == hard, limits
