@@ -7,6 +7,8 @@ host: a reader that sees id N has every smaller id committed, which the backlog
 (`since`) and the drop-what-the-backlog-covered rule of the router depend on.
 """
 
+import functools
+import re
 import time
 
 import psycopg
@@ -14,7 +16,7 @@ from gevent.queue import Queue
 
 from .errors import SettingsError, StoreUnavailable
 from .protocol import Message, name_key
-from .store import Store
+from .store import COLUMNS, Store, page
 
 SCHEMA_VERSION = 1
 READERS = 4
@@ -44,8 +46,6 @@ _MIGRATIONS = {
     CREATE INDEX messages_ts ON messages (ts);
     """,
 }
-_COLUMNS = "id, from_user, to_user, msg, ts"
-_VISIBLE = "(to_key IS NULL OR to_key = %(me)s OR from_key = %(me)s)"
 
 
 def _connect(url):
@@ -156,7 +156,7 @@ class PostgresStore(Store):
             "RETURNING id", (from_key, from_user, to_key, to_user, msg, ts, cid)).fetchone()
         if row:
             return Message(row[0], from_user, to_user, msg, ts), True
-        row = conn.execute(f"SELECT {_COLUMNS} FROM messages WHERE from_key = %s AND cid = %s",
+        row = conn.execute(f"SELECT {COLUMNS} FROM messages WHERE from_key = %s AND cid = %s",
                            (from_key, cid)).fetchone()
         return Message(*row), False
 
@@ -165,30 +165,15 @@ class PostgresStore(Store):
         with conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             last_id = _last_id(conn)
-            rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM messages WHERE id > %(since)s AND {_VISIBLE} ORDER BY id DESC LIMIT %(n)s",
-                {"me": me, "since": since or 0, "n": limit + 1}).fetchall()
-        truncated = len(rows) > limit
-        return last_id, [Message(*row) for row in reversed(rows[:limit])], truncated
+            rows = PostgresStore._visible(conn, me, since, limit)
+        return (last_id, *page(rows, limit))
 
     _last_id = staticmethod(_last_id)
 
     @staticmethod
-    def _after(conn, last_id, limit):
-        rows = conn.execute(f"SELECT {_COLUMNS}, cid FROM messages WHERE id > %s ORDER BY id LIMIT %s",
-                            (last_id, limit)).fetchall()
-        return [(Message(*row[:5]), row[5]) for row in rows]
-
-    @staticmethod
-    def _history(conn, me, other, before, limit):
-        if other is None:
-            where = "to_key IS NULL"
-        else:
-            where = "((from_key = %(me)s AND to_key = %(other)s) OR (from_key = %(other)s AND to_key = %(me)s))"
-        rows = conn.execute(
-            f"SELECT {_COLUMNS} FROM messages WHERE id < %(before)s AND {where} ORDER BY id DESC LIMIT %(n)s",
-            {"me": me, "other": other, "before": before, "n": limit}).fetchall()
-        return [Message(*row) for row in reversed(rows)]
+    @functools.lru_cache(maxsize=None)
+    def _sql(text):
+        return re.sub(r":(\w+)", r"%(\1)s", text)
 
     @staticmethod
     def _prune(conn, older_than):

@@ -14,7 +14,7 @@ from gevent.queue import Queue
 
 from .errors import SettingsError
 from .protocol import Message, name_key
-from .store import Store
+from .store import COLUMNS, Store, page
 
 SCHEMA_VERSION = 2
 READERS = 4
@@ -42,7 +42,6 @@ _MIGRATIONS = {
     """,
     2: "ALTER TABLE users ADD COLUMN password_hash TEXT;",
 }
-_COLUMNS = "id, from_user, to_user, msg, ts"
 
 
 def _connect(path):
@@ -96,9 +95,6 @@ def _last_id(conn):
     return row[0] if row else 0
 
 
-_VISIBLE = "(to_key IS NULL OR to_key = :me OR from_key = :me)"
-
-
 class SqliteStore(Store):
     """Users and messages in one SQLite file shared by every worker of a host."""
 
@@ -141,7 +137,7 @@ class SqliteStore(Store):
     def _insert_message(conn, from_user, to_user, msg, cid, ts):
         from_key = name_key(from_user)
         if cid is not None:
-            row = conn.execute(f"SELECT {_COLUMNS} FROM messages WHERE from_key = ? AND cid = ?",
+            row = conn.execute(f"SELECT {COLUMNS} FROM messages WHERE from_key = ? AND cid = ?",
                                (from_key, cid)).fetchone()
             if row:
                 return Message(*row), False
@@ -156,32 +152,12 @@ class SqliteStore(Store):
         conn.execute("BEGIN")
         try:
             last_id = _last_id(conn)
-            rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM messages WHERE id > :since AND {_VISIBLE} ORDER BY id DESC LIMIT :n",
-                {"me": me, "since": since or 0, "n": limit + 1}).fetchall()
+            rows = SqliteStore._visible(conn, me, since, limit)
         finally:
             conn.execute("COMMIT")
-        truncated = len(rows) > limit
-        return last_id, [Message(*row) for row in reversed(rows[:limit])], truncated
+        return (last_id, *page(rows, limit))
 
     _last_id = staticmethod(_last_id)
-
-    @staticmethod
-    def _after(conn, last_id, limit):
-        rows = conn.execute(f"SELECT {_COLUMNS}, cid FROM messages WHERE id > ? ORDER BY id LIMIT ?",
-                            (last_id, limit)).fetchall()
-        return [(Message(*row[:5]), row[5]) for row in rows]
-
-    @staticmethod
-    def _history(conn, me, other, before, limit):
-        if other is None:
-            where = "to_key IS NULL"
-        else:
-            where = "((from_key = :me AND to_key = :other) OR (from_key = :other AND to_key = :me))"
-        rows = conn.execute(
-            f"SELECT {_COLUMNS} FROM messages WHERE id < :before AND {where} ORDER BY id DESC LIMIT :n",
-            {"me": me, "other": other, "before": before, "n": limit}).fetchall()
-        return [Message(*row) for row in reversed(rows)]
 
     @staticmethod
     def _prune(conn, older_than):

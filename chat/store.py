@@ -12,7 +12,10 @@ from gevent.event import AsyncResult
 
 from . import metrics
 from .errors import StoreUnavailable
-from .protocol import name_key
+from .protocol import Message, name_key
+
+COLUMNS = "id, from_user, to_user, msg, ts"
+VISIBLE = "(to_key IS NULL OR to_key = :me OR from_key = :me)"
 
 
 class GroupCommit:
@@ -151,6 +154,41 @@ class Store:
         except Exception as exc:
             raise StoreUnavailable(f"the database does not answer: {exc}") from exc
 
-    # The operations, each (conn, *args) -> result, are static methods of the subclass.
+    # The operations, each (conn, *args) -> result, are static methods of the subclass,
+    # or class methods here where only the placeholder style differs.
     _insert_user = _find_user = _password_hash = _replace_password_hash = None
-    _insert_message = _snapshot = _last_id = _after = _history = _prune = _ping = None
+    _insert_message = _snapshot = _last_id = _prune = _ping = None
+
+    @staticmethod
+    def _sql(text):
+        """`text` with its :name placeholders in this database's style."""
+        return text
+
+    @classmethod
+    def _visible(cls, conn, me, since, limit):
+        """Up to `limit` + 1 messages visible to `me` after `since`, newest first."""
+        return conn.execute(cls._sql(f"SELECT {COLUMNS} FROM messages WHERE id > :since AND {VISIBLE} "
+                                     "ORDER BY id DESC LIMIT :n"),
+                            {"me": me, "since": since or 0, "n": limit + 1}).fetchall()
+
+    @classmethod
+    def _after(cls, conn, last_id, limit):
+        rows = conn.execute(cls._sql(f"SELECT {COLUMNS}, cid FROM messages WHERE id > :last ORDER BY id LIMIT :n"),
+                            {"last": last_id, "n": limit}).fetchall()
+        return [(Message(*row[:5]), row[5]) for row in rows]
+
+    @classmethod
+    def _history(cls, conn, me, other, before, limit):
+        if other is None:
+            where = "to_key IS NULL"
+        else:
+            where = "((from_key = :me AND to_key = :other) OR (from_key = :other AND to_key = :me))"
+        rows = conn.execute(
+            cls._sql(f"SELECT {COLUMNS} FROM messages WHERE id < :before AND {where} ORDER BY id DESC LIMIT :n"),
+            {"me": me, "other": other, "before": before, "n": limit}).fetchall()
+        return [Message(*row) for row in reversed(rows)]
+
+
+def page(rows, limit):
+    """(messages oldest first, truncated) from `_visible`'s newest-first rows."""
+    return [Message(*row) for row in reversed(rows[:limit])], len(rows) > limit

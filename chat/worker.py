@@ -18,4 +18,6 @@ class ChatWorker(GeventWebSocketWorker):
         waits up to graceful_timeout for the handlers to finish.
         """
         super().handle_exit(sig, frame)
-        gevent.spawn(self.wsgi.extensions["chat"].going_away)
+        app = getattr(self, "wsgi", None)  # None: still booting (a HUP right after start), no sockets yet
+        if app is not None:
+            gevent.spawn(app.extensions["chat"].going_away)
