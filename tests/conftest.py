@@ -54,9 +54,9 @@ def clients():
         client.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def postgres():
-    """One PostgreSQL server for the session; tests take a fresh database each (pg_url)."""
+    """A PostgreSQL server of this test's own (its own port and data directory)."""
     srv = PostgresServer().start()
     yield srv
     srv.stop()
@@ -64,8 +64,8 @@ def postgres():
 
 @pytest.fixture
 def pg_url(postgres):
-    """The URL of an empty database of its own."""
-    return postgres.fresh_database(f"chat_{next(_names)}")
+    """The URL of an empty database on this test's PostgreSQL server."""
+    return postgres.fresh_database("chat")
 
 
 @pytest.fixture

@@ -276,3 +276,20 @@ def test_the_open_files_limit_is_raised(scaled):
         limits = open(f"/proc/{pid}/limits", encoding="ascii").read()
         soft, hard = re.search(r"Max open files\s+(\S+)\s+(\S+)", limits).groups()
         assert soft == hard, limits
+
+
+def test_a_lost_database_gives_503_and_storage_failed(start_server, postgres, pg_url, clients, name):
+    """PostgreSQL stops: /healthz names the store, a message is refused with storage_failed (not lost
+    silently), and the socket stays open."""
+    srv = start_server(**SECRET, CHAT_DATABASE_URL=pg_url)
+    user = name("l")
+    client = clients(srv.connect(user))
+    client.sync()
+    postgres.stop()
+    status, body, _ = srv.get("/healthz")
+    assert (status, body) == (503, {"status": "unavailable", "failing": ["store"]})
+    client.send(type="message", msg="nowhere to go", cid="l1")
+    assert client.recv_type("error") == {"type": "error", "code": "storage_failed", "cid": "l1",
+                                         "detail": "the message could not be stored; send it again"}
+    client.send(type="message", msg="still here", cid="l2")
+    assert client.recv_type("error")["cid"] == "l2"
