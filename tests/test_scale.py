@@ -205,6 +205,7 @@ def test_kill_9_of_a_worker_loses_and_duplicates_nothing(scaled, name):
     os.kill(workers_of(srv)[0], signal.SIGKILL)
     for thread in send_threads:
         thread.join(timeout(60))
+    assert len(acked) == len(senders), "a sender did not finish"
     for sender in senders:
         sender.client.close()
     stored = group_messages(srv, senders[0].user)
@@ -217,7 +218,8 @@ def test_kill_9_of_a_worker_loses_and_duplicates_nothing(scaled, name):
     for thread in threads:
         thread.join(timeout(10))
     for listener in listeners:
-        assert sorted(listener.seen) == stored_ids, "lost or duplicated"
+        extra = sorted(i for i in set(listener.seen) if listener.seen.count(i) > 1)
+        assert sorted(listener.seen) == stored_ids, f"duplicated {extra}, lost {set(stored_ids) - set(listener.seen)}"
     assert sum(s.reconnects for s in senders + listeners) > 0, "the kill reached nobody"
 
 
