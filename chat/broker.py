@@ -18,7 +18,7 @@ import gevent
 import orjson
 import redis
 
-from .errors import BrokerUnavailable
+from .errors import BrokerUnavailable, SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +101,14 @@ class RedisBroker:
 
 
 def connect(url):
-    """A Redis client for the broker and presence, quick to notice a dead server."""
-    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_keepalive=True, health_check_interval=5,
-                                retry_on_timeout=False)
+    """A Redis client for the broker and presence, quick to notice a dead server.
+
+    Raises SettingsError naming CHAT_REDIS_URL when Redis does not answer at start.
+    """
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_keepalive=True, health_check_interval=5,
+                                  retry_on_timeout=False)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        raise SettingsError(f"CHAT_REDIS_URL: Redis does not answer: {exc}") from None
+    return client

@@ -36,7 +36,7 @@ class Router:
         self._acks = {}
         self._held = {}  # socket -> deliveries held back while its backlog is read
         # socket -> the last id its backlog covered. A message committed before the
-        # backlog was read may be published after it was sent: that copy is dropped.
+        # backlog was read may reach the tail after it was sent: that copy is dropped.
         self._floor = {}
         # One bucket per user, shared by all of the user's connections here.
         self._rate = TokenBuckets(settings.rate_per_second, settings.rate_burst)

@@ -36,6 +36,16 @@ def test_a_malformed_setting_stops_the_start_naming_it(tmp_path, variable, value
     assert variable in out and "Traceback" not in out
 
 
+@pytest.mark.parametrize("variable, value", [
+    ("CHAT_REDIS_URL", "redis://127.0.0.1:1/0"),
+    ("CHAT_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/chat"),
+])
+def test_an_unreachable_server_stops_the_start_naming_it(tmp_path, variable, value):
+    """A Redis or PostgreSQL that does not answer at start is named, with no traceback."""
+    out = start_fails([sys.executable, "wsgi.py"], CHAT_DATA_DIR=str(tmp_path), **{variable: value})
+    assert f"chat: cannot start: {variable}" in out and "Traceback" not in out
+
+
 def test_several_workers_need_redis(tmp_path):
     """CHAT_WORKERS > 1 without CHAT_REDIS_URL is refused with a clear message."""
     out = start_fails([sys.executable, "wsgi.py"], CHAT_DATA_DIR=str(tmp_path), CHAT_WORKERS="2")
