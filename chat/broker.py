@@ -52,11 +52,10 @@ class RedisBroker:
     def __init__(self, client):
         self.client = client
         self.up = False
-        self._listener = None
 
     def subscribe(self, deliver, resumed):
         """Listen on a greenlet of its own, resubscribing (and calling `resumed`) after a break."""
-        self._listener = gevent.spawn(self._listen, deliver, resumed)
+        gevent.spawn(self._listen, deliver, resumed)
 
     def _listen(self, deliver, resumed):
         broken = False

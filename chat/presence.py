@@ -19,10 +19,13 @@ BEAT = 5  # heartbeat and reaping interval: a dead process's users go offline wi
 # Keys: chat:nodes (sorted set: process -> last heartbeat, Redis's clock) and
 # chat:node:<process> (set: the users connected there). Scripts run atomically,
 # so two processes joining the same user at once cannot both see "first".
-_LIVE = """
+_NOW = f"""
 local now = tonumber(redis.call('TIME')[1])
+local alive_since = now - {TTL}
+"""
+_LIVE = _NOW + """
 local function elsewhere(user, me)
-  for _, n in ipairs(redis.call('ZRANGEBYSCORE', 'chat:nodes', now - tonumber(ARGV[3]), '+inf')) do
+  for _, n in ipairs(redis.call('ZRANGEBYSCORE', 'chat:nodes', alive_since, '+inf')) do
     if n ~= me and redis.call('SISMEMBER', 'chat:node:' .. n, user) == 1 then return true end
   end
   return false
@@ -39,24 +42,22 @@ redis.call('SREM', 'chat:node:' .. ARGV[1], ARGV[2])
 if elsewhere(ARGV[2], ARGV[1]) then return 0 end
 return 1
 """
-_ONLINE = """
-local now = tonumber(redis.call('TIME')[1])
+_ONLINE = _NOW + """
 local seen, names = {}, {}
-for _, n in ipairs(redis.call('ZRANGEBYSCORE', 'chat:nodes', now - tonumber(ARGV[1]), '+inf')) do
+for _, n in ipairs(redis.call('ZRANGEBYSCORE', 'chat:nodes', alive_since, '+inf')) do
   for _, user in ipairs(redis.call('SMEMBERS', 'chat:node:' .. n)) do
     if not seen[user] then seen[user] = true; table.insert(names, user) end
   end
 end
 return names
 """
-_BEAT = """
-local now = tonumber(redis.call('TIME')[1])
+_BEAT = _NOW + """
 redis.call('ZADD', 'chat:nodes', now, ARGV[1])
 for i = 2, #ARGV do redis.call('SADD', 'chat:node:' .. ARGV[1], ARGV[i]) end
 """
 _REAP = _LIVE + """
 local gone = {}
-for _, dead in ipairs(redis.call('ZRANGEBYSCORE', 'chat:nodes', '-inf', '(' .. (now - tonumber(ARGV[3])))) do
+for _, dead in ipairs(redis.call('ZRANGEBYSCORE', 'chat:nodes', '-inf', '(' .. alive_since)) do
   for _, user in ipairs(redis.call('SMEMBERS', 'chat:node:' .. dead)) do
     if not elsewhere(user, dead) then table.insert(gone, user) end
   end
@@ -102,15 +103,15 @@ class RedisPresence:
 
     def join(self, user):
         """Add `user` here; True when no other live process has them."""
-        return self._ask(self._join, False, self.node, user, TTL) == 1
+        return self._ask(self._join, False, self.node, user) == 1
 
     def leave(self, user):
         """Remove `user` here; True when no other live process has them."""
-        return self._ask(self._leave, False, self.node, user, TTL) == 1
+        return self._ask(self._leave, False, self.node, user) == 1
 
     def online(self):
         """Everyone connected to a live process; this process's own users when Redis is down."""
-        names = self._ask(self._online, None, TTL)
+        names = self._ask(self._online, None)
         if names is None:
             return self.registry.online()
         return sorted((name.decode() for name in names), key=str.casefold)
@@ -123,7 +124,7 @@ class RedisPresence:
     def _run(self):
         while True:
             self._ask(self._beat, None, self.node, *self.registry.online())
-            for user in set(self._ask(self._reap, None, self.node, "", TTL) or ()):
+            for user in set(self._ask(self._reap, None) or ()):
                 self._gone(user.decode())
             gevent.sleep(BEAT)
 
