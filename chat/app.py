@@ -7,6 +7,7 @@ import os
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import metrics
 from . import settings as settings_module
 from .auth import CookieSessions, load_secret_key
 from .cli import cli
@@ -17,6 +18,7 @@ from .services import Services
 def create_app(settings=None):
     """Build the app from `settings` (default: the CHAT_* environment)."""
     settings = settings or settings_module.from_environ()
+    metrics.prepare()
     try:
         os.makedirs(settings.data_dir, exist_ok=True)
     except OSError as exc:

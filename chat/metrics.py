@@ -25,6 +25,23 @@ STORE_SECONDS = Histogram("chat_store_seconds", "Time of a store operation (comm
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
+def prepare():
+    """Give every labelled series its zero in this process, before it serves.
+
+    Under gunicorn this creates the worker's metric files up front: a file that another
+    worker's /metrics finds in the instant between its creation and its sizing reads as
+    corrupt. It also makes every known series show from the start.
+    """
+    for transport in ("ws", "sse"):
+        CONNECTIONS.labels(transport)
+    for kind in ("group", "direct"):
+        MESSAGES_IN.labels(kind)
+    for op in ("commit", "read"):
+        STORE_SECONDS.labels(op)
+    for counter in (MESSAGES_OUT, DELIVERIES, SLOW_CONSUMERS, BROKER_RESUMES):
+        counter.inc(0)  # a fork moves a value to this process's file on first use
+
+
 def render():
     """The text exposition of every metric, across workers when there are several.
 

@@ -1,5 +1,7 @@
 """What operators and load balancers ask: /healthz and /metrics."""
 
+import struct
+
 import gevent
 from flask import Blueprint, Response, jsonify
 
@@ -23,5 +25,14 @@ def health():
 @bp.get("/metrics")
 def prometheus_metrics():
     """Prometheus text format, summed over this host's workers (files read off the hub)."""
-    body = gevent.get_hub().threadpool.apply(metrics.render)
+    for attempt in range(3):
+        try:
+            body = gevent.get_hub().threadpool.apply(metrics.render)
+            break
+        except (struct.error, RuntimeError):
+            # A worker booting right now has a metric file created but not yet sized;
+            # it is whole a moment later.
+            if attempt == 2:
+                raise
+            gevent.sleep(0.05)
     return Response(body, content_type=metrics.CONTENT_TYPE)

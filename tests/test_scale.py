@@ -141,11 +141,12 @@ def test_workers_share_users_and_metrics(scaled, clients, name):
             [f"to all {i}" for i in range(3)]
         for _ in range(6):  # whichever worker answers, the sums are the host's
             status, text, _ = srv.get("/metrics")
-            assert status == 200
+            assert status == 200, srv.log()[-3000:]
             assert metric(text, "chat_connections") == 6, text
             assert metric(text, "chat_connections", transport="sse") == 1
             assert metric(text, "chat_messages_in_total", kind="group") == 3
             assert metric(text, "chat_deliveries_total") == 3 * 6
+            assert 'chat_messages_in_total{kind="direct"} 0.0' in text  # known series start at zero
     finally:
         stream.close()
     assert len(workers_of(srv)) == 2
