@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test conformance chromium servers clean
+.PHONY: run test bench node screenshots conformance chromium servers clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.10 or newer is needed") if sys.version_info < (3, 10) else None'
@@ -40,7 +40,35 @@ servers:
 	fi
 
 clean:
-	rm -rf $(VENV) .pytest_cache var
+	rm -rf $(VENV) .pytest_cache var bench/node_modules
+
+# The README's pictures of the page; Chinese text and emoji need Debian's Noto fonts.
+screenshots: $(STAMP) chromium
+	@fc-list | grep -q "Noto Sans CJK" && fc-list | grep -q "Noto Color Emoji" || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q fonts-noto-cjk fonts-noto-color-emoji; \
+	  else \
+	    echo "make screenshots needs fonts: run 'sudo apt-get install fonts-noto-cjk fonts-noto-color-emoji'" >&2; exit 1; \
+	  fi; }
+	$(BIN)/python docs/screenshots.py
+
+# The benchmark: the server beside two baselines, driven by Node's ws (bench/load.js).
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP) bench/requirements.txt bench/package.json bench/package-lock.json
+	$(BIN)/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	cd bench && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+node:
+	@command -v node >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm; \
+	  else \
+	    echo "make bench needs Node.js: run 'sudo apt-get install nodejs npm' and try again" >&2; exit 1; \
+	  fi; }
+
+bench: node servers $(BENCH_STAMP)
+	$(BIN)/python bench/run.py
 
 # RFC 6455 conformance: Autobahn|Testsuite runs on Python 2.7 only (pyenv has one here).
 PYTHON27 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/2.7*/bin/python2.7) $(shell command -v python2.7))

@@ -9,6 +9,7 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--no-first-run", "--disable-quic"]
+SHOWN = ".thread:not([hidden])"  # the open conversation's messages
 
 
 @pytest.fixture(scope="module")
@@ -20,9 +21,9 @@ def browser():
         chromium.close()
 
 
-def log_in(browser, server, user):
+def log_in(browser, server, user, **context):
     """A fresh browser context (its own cookies) logged in as `user`, live."""
-    page = browser.new_context().new_page()
+    page = browser.new_context(**context).new_page()
     page.set_default_timeout(timeout(10) * 1000)
     page.goto(server.url + "/")
     page.fill("#name", user)
@@ -31,49 +32,136 @@ def log_in(browser, server, user):
     return page
 
 
+def entry(page, name):
+    """The sidebar button of a conversation ("*" for everyone)."""
+    return page.locator(f"#conversations button[data-conv='{name.lower()}']")
+
+
+def open_conversation(page, name):
+    """Open a conversation from the sidebar (through the menu at phone width)."""
+    if page.is_visible("#menu"):
+        page.click("#menu")
+    entry(page, name).click()
+    page.wait_for_selector(f"#title:text-is('{'Everyone' if name == '*' else name}')")
+
+
+def say(page, text):
+    """Type `text` in the composer and press Enter."""
+    page.fill("#text", text)
+    page.press("#text", "Enter")
+
+
+def shown(page, text):
+    """The open conversation's message items with this text."""
+    return page.locator(f"{SHOWN} li.msg:not(.pending)", has=page.locator(".text", has_text=text))
+
+
 def test_two_users_exchange_a_direct_message(browser, server):
-    """alice picks bob, writes to him; both pages show it with sender and time; text stays text."""
+    """alice opens bob from the sidebar and writes; bob sees an unread count, then the message."""
     alice = log_in(browser, server, "alice_b")
     bob = log_in(browser, server, "bob_b")
-    alice.wait_for_selector("#to option[value='bob_b']", state="attached")
-    alice.select_option("#to", "bob_b")
-    payload = "<img src=x onerror=\"document.title='pwned'\"> hi bob"
-    alice.fill("#text", payload)
-    alice.click("#composer button")
-    for page in (alice, bob):
-        item = page.wait_for_selector("#messages li.direct")
-        assert item.query_selector(".text").inner_text() == payload
-        assert "alice_b → bob_b" in item.query_selector(".meta").inner_text()
-        assert page.query_selector("#messages img") is None
-        assert page.title() != "pwned"
-    assert "alice_b" in bob.inner_text("#online")
-    bob.fill("#text", "hello everyone")
-    bob.press("#text", "Enter")
-    alice.wait_for_selector("#messages li.group:has-text('hello everyone')")
+    entry(alice, "bob_b").wait_for()
+    assert "online" in entry(alice, "bob_b").get_attribute("class")
+    open_conversation(alice, "bob_b")
+    say(alice, "hi bob, just you")
+    shown(alice, "hi bob, just you").wait_for()
+    assert "mine" in shown(alice, "hi bob, just you").get_attribute("class")
+    bob.wait_for_selector("#conversations button[data-conv='alice_b'] .unread:text-is('1')")
+    assert shown(bob, "hi bob, just you").count() == 0  # bob is still in the group view
+    assert "alice_b to you: hi bob, just you" in bob.inner_text("#announce")
+    open_conversation(bob, "alice_b")
+    item = shown(bob, "hi bob, just you")
+    assert item.locator(".from").inner_text() == "alice_b"
+    assert item.locator("time").inner_text()  # local time
+    assert entry(bob, "alice_b").locator(".unread").inner_text() == ""
     for page in (alice, bob):
         page.context.close()
 
 
-def test_the_page_reconnects_after_the_server_restarts(browser, start_server):
-    """When the socket drops the page reconnects by itself and catches up with since."""
+def test_three_users_group_messages_grouped_by_sender(browser, server):
+    """Group messages reach all three; one sender's run shares a header; Shift+Enter is a new line."""
+    pages = [log_in(browser, server, name) for name in ("ann_g", "ben_g", "cat_g")]
+    ann, ben, cat = pages
+    entry(cat, "ann_g").wait_for()
+    open_conversation(cat, "ann_g")  # cat reads a direct conversation meanwhile
+    ann.fill("#text", "line one")
+    ann.press("#text", "Shift+Enter")
+    ann.type("#text", "line two")
+    ann.press("#text", "Enter")
+    say(ann, "and a second message")
+    say(ben, "ben answers")
+    for page in (ann, ben):
+        shown(page, "ben answers").wait_for()
+        texts = page.locator(f"{SHOWN} li.msg .text").all_inner_texts()
+        assert texts[-3:] == ["line one\nline two", "and a second message", "ben answers"]
+        classes = [page.locator(f"{SHOWN} li.msg").nth(i).get_attribute("class") for i in range(-3, 0)]
+        assert ["cont" in c for c in classes] == [False, True, False]  # ann's run, then ben's
+    cat.wait_for_selector("#conversations button[data-conv='*'] .unread:text-is('3')")
+    open_conversation(cat, "*")
+    shown(cat, "ben answers").wait_for()
+    assert entry(cat, "*").locator(".unread").inner_text() == ""
+    for page in pages:
+        page.context.close()
+
+
+def test_presence_dots_follow_people(browser, server):
+    """Someone who leaves shows offline; they stay in the sidebar once talked to."""
+    eve = log_in(browser, server, "eve_p")
+    fay = log_in(browser, server, "fay_p")
+    entry(eve, "fay_p").wait_for()
+    open_conversation(fay, "eve_p")
+    say(fay, "bye soon")
+    fay.context.close()
+    eve.wait_for_selector("#conversations button[data-conv='fay_p']:not(.online)")
+    assert "offline" in entry(eve, "fay_p").get_attribute("aria-label")
+    eve.context.close()
+
+
+def test_a_message_sent_during_a_restart_shows_once(browser, start_server):
+    """The server restarts; a message sent to the page while it is away shows exactly once."""
     srv = start_server()
-    page = log_in(browser, srv, "carol_b")
-    page.fill("#text", "before the restart")
-    page.click("#composer button")
-    page.wait_for_selector("#messages li:has-text('before the restart')")
+    page = log_in(browser, srv, "dora_r")
+    friend = srv.connect("finn_r")
+    friend.sync()
+    friend.send(to_user="dora_r", msg="before the restart", cid="r1")
+    page.wait_for_selector("#conversations button[data-conv='finn_r'] .unread:text-is('1')")
+    friend.close()
     srv.stop()
-    page.wait_for_selector("#status:text('reconnecting')")
+    page.wait_for_selector("#status[data-state='reconnecting']")
     srv.start()
-    page.wait_for_selector("#status:text('live')", timeout=timeout(20) * 1000)
-    page.fill("#text", "after the restart")
-    page.click("#composer button")
-    page.wait_for_selector("#messages li:has-text('after the restart')")
-    assert page.locator("#messages li:has-text('before the restart')").count() == 1
+    friend = srv.connect("finn_r")
+    friend.sync()
+    friend.send(to_user="dora_r", msg="while you were away", cid="r2")
+    friend.recv_until(lambda f: f.get("cid") == "r2")
+    page.wait_for_selector("#status[data-state='live']", timeout=timeout(20) * 1000)
+    page.wait_for_selector("#conversations button[data-conv='finn_r'] .unread:text-is('2')")
+    open_conversation(page, "finn_r")
+    say(page, "back again")
+    assert friend.recv_until(lambda f: f.get("msg") == "back again")["from_user"] == "dora_r"
+    shown(page, "back again").wait_for()
+    assert page.locator(f"{SHOWN} li.msg .text").all_inner_texts() == \
+        ["before the restart", "while you were away", "back again"]
+    friend.close()
+    page.context.close()
+
+
+def test_a_message_typed_while_offline_goes_when_back(browser, start_server):
+    """Sent while the server is down, a message waits ("sending…") and is delivered once after."""
+    srv = start_server()
+    page = log_in(browser, srv, "gus_o")
+    srv.stop()
+    page.wait_for_selector("#status[data-state='reconnecting']")
+    say(page, "written offline")
+    page.wait_for_selector("li.pending:has-text('written offline')")
+    srv.start()
+    shown(page, "written offline").wait_for(timeout=timeout(20) * 1000)
+    assert page.locator("li.pending").count() == 0
+    assert page.locator(f"{SHOWN} li.msg .text", has_text="written offline").count() == 1
     page.context.close()
 
 
 def test_the_page_scrolls_back_through_history(browser, start_server):
-    """The page opens on the last 50; "Load older" brings the rest, in order, once each."""
+    """The page opens on the last 50; scrolling up brings the rest, in order, once each."""
     srv = start_server(**UNLIMITED)
     writer = srv.connect("writer")
     writer.sync()
@@ -83,12 +171,50 @@ def test_the_page_scrolls_back_through_history(browser, start_server):
         writer.recv_until(lambda f, i=i: f.get("cid") == f"o{i}")
     writer.close()
     page = log_in(browser, srv, "reader_b")
-    page.wait_for_selector("#messages li:has-text('old 69')")
-    assert page.locator("#messages li").count() == 50
-    page.click("#older")
-    page.wait_for_selector("#messages li:has-text('old 00')")
-    texts = page.locator("#messages li .text").all_inner_texts()
-    assert texts == [f"old {i:02d}" for i in range(70)]
+    shown(page, "old 69").wait_for()
+    assert page.locator(f"{SHOWN} li.msg").count() == 50
+    page.eval_on_selector("#threads", "box => { box.scrollTop = 0; }")
+    shown(page, "old 00").wait_for()
+    assert page.locator(f"{SHOWN} li.msg .text").all_inner_texts() == [f"old {i:02d}" for i in range(70)]
+    page.wait_for_selector("#older:text('Start of the conversation')")
+    page.context.close()
+
+
+def test_chinese_emoji_and_long_words_display_whole_at_phone_width(browser, server):
+    """A Chinese name, Chinese text, emoji and a 300-letter word, on a 375 px wide screen."""
+    phone = {"viewport": {"width": 375, "height": 700}, "is_mobile": True, "has_touch": True}
+    li = log_in(browser, server, "李雷", **phone)
+    han = log_in(browser, server, "韩梅梅", **phone)
+    assert han.is_visible("#menu") and not han.is_visible("#sidebar")
+    open_conversation(han, "李雷")
+    long_word = "长" * 150 + "x" * 150
+    for text in ("你好，李雷！👋🏽👨‍👩‍👧", long_word):
+        say(han, text)
+    open_conversation(li, "韩梅梅")
+    for text in ("你好，李雷！👋🏽👨‍👩‍👧", long_word):
+        assert shown(li, text).locator(".text").inner_text() == text
+        assert shown(li, text).locator(".from").inner_text() == "韩梅梅"
+    for page in (li, han):
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+        box = page.locator(f"{SHOWN} li.msg").last.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 375
+        assert page.is_visible("#text") and page.is_visible("#composer button")
+    for page in (li, han):
+        page.context.close()
+
+
+def test_the_composer_and_conversations_are_labelled_and_reachable_by_keyboard(browser, server):
+    """Every control has a name; Tab reaches the conversations before the composer."""
+    page = log_in(browser, server, "kay_a")
+    assert page.get_by_label("Message to Everyone").count() == 1
+    assert page.get_by_role("navigation", name="Conversations").count() == 1
+    assert page.get_attribute("#announce", "aria-live") == "polite"
+    order = []
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        order.append(page.evaluate("document.activeElement.id || document.activeElement.dataset.conv || "
+                                   "document.activeElement.textContent.trim()"))
+    assert order.index("*") < order.index("text"), order
     page.context.close()
 
 
@@ -103,13 +229,12 @@ def test_markup_in_messages_shows_as_text_and_runs_nothing(browser, server, payl
     sender = log_in(browser, server, "xss_sender")
     dialogs = []
     sender.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    sender.fill("#text", payload)
-    sender.press("#text", "Enter")
+    say(sender, payload)
     for page in (sender, log_in(browser, server, "xss_reader")):  # live, then from the backlog
         page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-        item = page.locator("#messages li", has_text=payload).last
+        item = shown(page, payload).last
         assert item.locator(".text").inner_text() == payload
-        assert page.locator("#messages img, #messages script, #messages svg, #messages a").count() == 0
+        assert page.locator("#threads img, #threads script, #threads svg, #threads a").count() == 0
         page.wait_for_timeout(200)
         page.context.close()
     assert dialogs == []
@@ -148,13 +273,11 @@ def test_the_page_falls_back_to_events_when_sockets_are_blocked(browser, server)
     friend = server.connect("sse_friend")
     friend.sync()
     friend.send(to_user="sse_page", msg="reaches the page by SSE")
-    page.wait_for_selector("#messages li:has-text('reaches the page by SSE')")
-    page.wait_for_selector("#to option[value='sse_friend']", state="attached")
-    page.select_option("#to", "sse_friend")
-    page.fill("#text", "answered by POST")
-    page.press("#text", "Enter")
+    open_conversation(page, "sse_friend")
+    shown(page, "reaches the page by SSE").wait_for()
+    say(page, "answered by POST")
     assert friend.recv_until(lambda f: f.get("msg") == "answered by POST")["from_user"] == "sse_page"
-    page.wait_for_selector("#messages li:has-text('answered by POST')")
-    assert page.locator("#messages li:has-text('answered by POST')").count() == 1
+    shown(page, "answered by POST").wait_for()
+    assert shown(page, "answered by POST").count() == 1
     friend.close()
     context.close()

@@ -1,18 +1,28 @@
-// The chat page: one WebSocket, reconnecting with `since` so nothing is missed or shown twice.
-// Where sockets cannot get through (a proxy that strips upgrades), Server-Sent Events
-// and POST /api/messages take over.
+// The chat page: conversations in a sidebar, one WebSocket that reconnects with `since`, so
+// nothing is missed or shown twice (messages are keyed by id). Where sockets cannot get
+// through (a proxy that strips upgrades), Server-Sent Events and POST /api/messages take over.
 "use strict";
 (function () {
   const root = document.getElementById("chat");
   const me = root.dataset.user;
   const $ = (id) => document.getElementById(id);
-  const seen = new Set();   // message ids already shown
-  let lastId = null;         // newest id received, for `since` on reconnect
+  const keyOf = (name) => name.toLowerCase();
+  const GROUP = "*";
+  const PAGE = 50;
+  const GROUPING_MS = 5 * 60 * 1000;  // a sender's messages this close together share one header
+  const FALLBACK_AFTER = 2;           // sockets in a row closed before their hello: try events
+
+  const seen = new Set();        // ids of the messages shown
+  const pending = new Map();     // cid -> frame sent but not yet acknowledged (resent on reconnect)
+  const conversations = new Map(); // "*" or a person's key -> conversation
+  const online = new Set();      // keys of the people online
+  let active = GROUP;
+  let lastId = null;             // newest id received live, for `since` on reconnect
+  let firstSync = true;          // the first backlog is history, not news
   let socket = null;
+  let events = null;             // the EventSource, once sockets have been given up
   let backoff = 500;
-  let failedSockets = 0;     // sockets in a row that closed before their hello
-  let events = null;         // the EventSource, once sockets have been given up
-  const FALLBACK_AFTER = 2;
+  let failedSockets = 0;
 
   $("me").textContent = me;
 
@@ -23,106 +33,236 @@
     return node;
   }
 
-  function setStatus(text) { $("status").textContent = text; }
+  function setStatus(state, text) {
+    const status = $("status");
+    status.dataset.state = state;
+    status.textContent = text;
+  }
 
-  const oldest = new Map();  // conversation ("*" or the other user) -> smallest id shown
+  // -- conversations and the sidebar ---------------------------------------------
+
+  function conversation(key, name) {
+    let conv = conversations.get(key);
+    if (conv) return conv;
+    const label = key === GROUP ? "Everyone" : name;
+    const list = el("ol", undefined, "thread");
+    list.setAttribute("aria-label", `Messages with ${label}`);
+    list.hidden = key !== active;
+    $("threads").append(list);
+    const button = el("button", undefined, "conv");
+    button.type = "button";
+    button.dataset.conv = key;
+    button.append(el("span", undefined, "dot"), el("span", label, "name"), el("span", "", "unread"));
+    button.addEventListener("click", () => { open(key); $("text").focus(); });
+    conv = {key, name: label, list, button, unread: 0, oldest: Infinity, fetched: false, complete: false};
+    conversations.set(key, conv);
+    placeInSidebar(conv);
+    refreshEntry(conv);
+    return conv;
+  }
+
+  function placeInSidebar(conv) {
+    // Everyone first, then people by name.
+    const item = el("li");
+    item.append(conv.button);
+    const items = [...$("conversations").children];
+    const after = conv.key === GROUP ? items[0]
+      : items.find((li) => li.firstChild.dataset.conv !== GROUP
+          && conversations.get(li.firstChild.dataset.conv).name.localeCompare(conv.name) > 0);
+    $("conversations").insertBefore(item, after || null);
+  }
+
+  function refreshEntry(conv) {
+    const isOnline = conv.key === GROUP || online.has(conv.key);
+    conv.button.classList.toggle("online", isOnline);
+    conv.button.querySelector(".unread").textContent = conv.unread ? String(conv.unread) : "";
+    if (conv.key === active) conv.button.setAttribute("aria-current", "true");
+    else conv.button.removeAttribute("aria-current");
+    const parts = [conv.name];
+    if (conv.key !== GROUP) parts.push(isOnline ? "online" : "offline");
+    if (conv.unread) parts.push(`${conv.unread} unread`);
+    conv.button.setAttribute("aria-label", parts.join(", "));
+    const total = [...conversations.values()].reduce((sum, c) => sum + c.unread, 0);
+    $("menu-unread").textContent = total ? `(${total} unread)` : "";
+  }
+
+  function open(key) {
+    const previous = conversations.get(active);
+    active = key;
+    const conv = conversation(key);
+    if (previous) { previous.list.hidden = true; refreshEntry(previous); }
+    conv.list.hidden = false;
+    conv.unread = 0;
+    refreshEntry(conv);
+    $("title").textContent = conv.name;
+    $("text-label").textContent = `Message to ${conv.name}`;
+    root.classList.remove("show-sidebar");
+    $("menu").setAttribute("aria-expanded", "false");
+    updateOlderButton(conv);
+    scrollToEnd();
+    if (!conv.fetched) loadOlder();
+  }
+
+  // -- messages -------------------------------------------------------------------
 
   function conversationOf(m) {
-    if (!m.to_user) return "*";
-    return m.from_user.toLowerCase() === me.toLowerCase() ? m.to_user : m.from_user;
+    if (!m.to_user) return conversation(GROUP);
+    const other = keyOf(m.from_user) === keyOf(me) ? m.to_user : m.from_user;
+    return conversation(keyOf(other), other);
   }
 
-  // Show a message once, in id order; live ones normally land at the end.
-  function showMessage(m, live) {
+  function messageItem(m) {
+    const mine = keyOf(m.from_user) === keyOf(me);
+    const li = el("li", undefined, mine ? "msg mine" : "msg");
+    li.dataset.id = m.id;
+    li.dataset.from = keyOf(m.from_user);
+    li.dataset.ts = Date.parse(m.ts);
+    const when = new Date(m.ts);
+    const time = el("time", when.toLocaleTimeString([], {hour: "2-digit", minute: "2-digit"}));
+    time.dateTime = m.ts;
+    time.title = when.toLocaleString();
+    const meta = el("div", undefined, "meta");
+    meta.append(el("span", mine ? "You" : m.from_user, "from"), " ", time);
+    li.append(meta, el("div", m.msg, "text"));
+    return li;
+  }
+
+  function regroup(li) {
+    // A message continues its sender's group when the one before it is theirs and recent.
+    if (!li || !li.classList.contains("msg")) return;
+    const prev = li.previousElementSibling;
+    const continues = prev && prev.classList.contains("msg") && prev.dataset.from === li.dataset.from
+      && Number(li.dataset.ts) - Number(prev.dataset.ts) < GROUPING_MS;
+    li.classList.toggle("cont", Boolean(continues));
+  }
+
+  // how: "backlog" (history on first load), "history" (scrolled back) or "live".
+  function showMessage(m, how) {
+    if (how !== "history") lastId = Math.max(lastId || 0, m.id);
+    if (m.cid && pending.has(m.cid)) { pending.delete(m.cid); removePending(m.cid); }
     if (seen.has(m.id)) return;
     seen.add(m.id);
-    if (live) lastId = Math.max(lastId || 0, m.id);
     const conv = conversationOf(m);
-    oldest.set(conv, Math.min(oldest.get(conv) ?? Infinity, m.id));
-    const li = el("li", undefined, m.to_user ? "direct" : "group");
-    li.dataset.id = m.id;
-    const when = new Date(m.ts).toLocaleTimeString();
-    const route = m.to_user ? `${m.from_user} → ${m.to_user}` : m.from_user;
-    li.append(el("span", `${when} ${route}`, "meta"), el("span", m.msg, "text"));
-    const list = $("messages");
-    const last = list.lastElementChild;
-    const after = !last || Number(last.dataset.id) < m.id
-      ? null : [...list.children].find((node) => Number(node.dataset.id) > m.id);
+    conv.oldest = Math.min(conv.oldest, m.id);
+    const li = messageItem(m);
+    const list = conv.list;
+    const wasAtEnd = nearEnd();
+    const after = [...list.children].find((node) => node.classList.contains("pending") || Number(node.dataset.id) > m.id);
     list.insertBefore(li, after || null);
-    if (live && !after) li.scrollIntoView({block: "end"});
+    regroup(li);
+    regroup(li.nextElementSibling);
+    const mine = li.classList.contains("mine");
+    if (how === "live" && !mine) {
+      if (conv.key !== active) { conv.unread += 1; refreshEntry(conv); }
+      $("announce").textContent = `${m.from_user}${m.to_user ? " to you" : ""}: ${m.msg}`;
+    }
+    if (conv.key === active && how !== "history" && (mine || wasAtEnd)) scrollToEnd();
   }
 
-  // Scroll-back: the page before the oldest message shown, for each conversation.
+  function showPending(cid, frame) {
+    const conv = frame.to_user ? conversation(keyOf(frame.to_user), frame.to_user) : conversation(GROUP);
+    const li = el("li", undefined, "msg mine pending");
+    li.dataset.cid = cid;
+    const meta = el("div", undefined, "meta");
+    meta.append(el("span", "You", "from"), " ", el("span", "sending…", "sending"));
+    li.append(meta, el("div", frame.msg, "text"));
+    conv.list.append(li);
+    scrollToEnd();
+  }
+
+  function removePending(cid) {
+    document.querySelectorAll("li.pending").forEach((li) => { if (li.dataset.cid === cid) li.remove(); });
+  }
+
+  function nearEnd() {
+    const box = $("threads");
+    return box.scrollHeight - box.scrollTop - box.clientHeight < 60;
+  }
+
+  function scrollToEnd() {
+    const box = $("threads");
+    box.scrollTop = box.scrollHeight;
+  }
+
+  // -- history --------------------------------------------------------------------
+
   let loading = false;
   async function loadOlder() {
-    if (loading) return;
+    const conv = conversations.get(active);
+    if (loading || conv.complete) return;
     loading = true;
     try {
-      const conversations = oldest.size ? [...oldest.keys()] : ["*"];
-      for (const conv of conversations) {
-        const before = oldest.get(conv);
-        const query = new URLSearchParams({with: conv, limit: "50"});
-        if (Number.isFinite(before)) query.set("before", before);
-        const response = await fetch(`/api/messages?${query}`, {credentials: "same-origin"});
-        if (!response.ok) continue;
-        const {messages} = await response.json();
-        messages.forEach((m) => showMessage(m, false));
-      }
+      const query = new URLSearchParams({with: conv.key === GROUP ? GROUP : conv.name, limit: String(PAGE)});
+      if (Number.isFinite(conv.oldest)) query.set("before", conv.oldest);
+      const response = await fetch(`/api/messages?${query}`, {credentials: "same-origin"});
+      if (!response.ok) return;
+      const {messages} = await response.json();
+      const box = $("threads");
+      const fromEnd = box.scrollHeight - box.scrollTop;
+      messages.forEach((m) => showMessage(m, "history"));
+      box.scrollTop = box.scrollHeight - fromEnd;  // keep what the reader was looking at in place
+      conv.fetched = true;
+      conv.complete = messages.length < PAGE;
+      updateOlderButton(conv);
     } finally {
       loading = false;
     }
   }
-  $("older").addEventListener("click", loadOlder);
-  $("messages").addEventListener("scroll", (event) => { if (event.target.scrollTop === 0) loadOlder(); });
 
-  function showOnline(names) {
-    const list = $("online");
-    const select = $("to");
-    const chosen = select.value;
-    list.replaceChildren(...names.map((n) => {
-      const li = el("li", n);
-      li.addEventListener("click", () => { if (n !== me) select.value = n; });
-      return li;
-    }));
-    select.replaceChildren(el("option", "Everyone"), ...names.filter((n) => n !== me).map((n) => {
-      const o = el("option", n); o.value = n; return o;
-    }));
-    select.options[0].value = "";
-    if ([...select.options].some((o) => o.value === chosen)) select.value = chosen;
+  function updateOlderButton(conv) {
+    const button = $("older");
+    button.disabled = conv.complete;
+    button.textContent = conv.complete ? "Start of the conversation" : "Load older messages";
   }
 
-  let online = [];
+  $("older").addEventListener("click", loadOlder);
+  $("threads").addEventListener("scroll", () => { if ($("threads").scrollTop < 40) loadOlder(); });
+
+  // -- presence -------------------------------------------------------------------
+
+  function setOnline(name, isOnline) {
+    const key = keyOf(name);
+    if (isOnline) online.add(key); else online.delete(key);
+    if (key === keyOf(me)) return;
+    refreshEntry(conversation(key, name));
+  }
+
+  // -- the connection -------------------------------------------------------------
+
   function onFrame(frame) {
     switch (frame.type) {
       case "hello":
         // A server whose history is behind ours was reset: what we saw is not its history.
-        if (lastId !== null && frame.last_id < lastId) { seen.clear(); oldest.clear(); lastId = null; }
-        online = frame.online; showOnline(online);
+        if (lastId !== null && frame.last_id < lastId) { seen.clear(); lastId = null; }
+        for (const key of [...online]) if (!frame.online.some((n) => keyOf(n) === key)) setOnline(key, false);
+        frame.online.forEach((name) => setOnline(name, true));
         break;
-      case "message": showMessage(frame, true); break;
-      case "synced": setStatus(events ? "live (events)" : "live"); backoff = 500; break;
-      case "presence":
-        online = online.filter((n) => n.toLowerCase() !== frame.user.toLowerCase());
-        if (frame.online) online.push(frame.user);
-        online.sort((a, b) => a.localeCompare(b));
-        showOnline(online);
+      case "message": showMessage(frame, firstSync ? "backlog" : "live"); break;
+      case "synced":
+        firstSync = false;
+        setStatus("live", events ? "live (events)" : "live");
+        backoff = 500;
+        for (const [cid, sent] of pending) send(cid, sent);  // the server drops what it already has
         break;
-      case "error": setStatus(`error: ${frame.detail}`); break;
+      case "presence": setOnline(frame.user, frame.online); break;
+      case "error":
+        if (frame.cid) { pending.delete(frame.cid); removePending(frame.cid); }
+        setStatus($("status").dataset.state, `error: ${frame.detail}`);
+        break;
     }
   }
 
   function connect() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    // Resume after the newest message seen, so nothing is missed or shown twice.
     const since = lastId === null ? "" : `?since=${lastId}`;
     socket = new WebSocket(`${scheme}://${location.host}/ws/${encodeURIComponent(me)}${since}`);
-    setStatus("connecting…");
+    setStatus("connecting", "connecting…");
     let greeted = false;
     socket.onmessage = (event) => { greeted = true; failedSockets = 0; onFrame(JSON.parse(event.data)); };
     socket.onclose = () => {
       socket = null;
       if (!greeted && ++failedSockets >= FALLBACK_AFTER) { listenToEvents(); return; }
-      setStatus(`reconnecting in ${Math.round(backoff / 1000)} s…`);
+      setStatus("reconnecting", `reconnecting in ${Math.max(1, Math.round(backoff / 1000))} s…`);
       setTimeout(connect, backoff);
       backoff = Math.min(backoff * 2, 15000);
     };
@@ -132,33 +272,64 @@
     // EventSource reconnects by itself and resumes with Last-Event-ID (the last message id).
     const since = lastId === null ? "" : `?since=${lastId}`;
     events = new EventSource(`/events/${encodeURIComponent(me)}${since}`);
-    setStatus("connecting (events)…");
+    setStatus("connecting", "connecting (events)…");
     for (const type of ["hello", "message", "synced", "presence", "error"]) {
       events.addEventListener(type, (event) => onFrame(JSON.parse(event.data)));
     }
-    events.onerror = () => setStatus("reconnecting (events)…");
+    events.onerror = () => setStatus("reconnecting", "reconnecting (events)…");
   }
 
-  async function post(frame) {
-    const response = await fetch("/api/messages", {
-      method: "POST", credentials: "same-origin",
-      headers: {"Content-Type": "application/json"}, body: JSON.stringify(frame)});
+  async function post(cid, frame) {
+    let response;
+    try {
+      response = await fetch("/api/messages", {
+        method: "POST", credentials: "same-origin",
+        headers: {"Content-Type": "application/json"}, body: JSON.stringify(frame)});
+    } catch (err) {
+      return;  // still pending: sent again once the stream is back
+    }
     const answer = await response.json();
-    if (response.ok) showMessage(answer, true);
-    else setStatus(`error: ${answer.error.detail}`);
+    if (response.ok) showMessage({...answer, cid}, "live");
+    else onFrame({type: "error", cid, detail: answer.error.detail});
   }
 
-  $("composer").addEventListener("submit", (event) => {
-    event.preventDefault();
+  function send(cid, frame) {
+    if (events) post(cid, frame);
+    else if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
+  }
+
+  // -- the composer ---------------------------------------------------------------
+
+  function submit() {
     const text = $("text");
-    const canSend = events || (socket && socket.readyState === WebSocket.OPEN);
-    if (!text.value || !canSend) return;
-    const frame = {msg: text.value, cid: crypto.randomUUID ? crypto.randomUUID() : String(Date.now())};
-    if ($("to").value) frame.to_user = $("to").value;
-    if (events) post(frame);
-    else socket.send(JSON.stringify(frame));
+    if (!text.value.trim()) return;
+    const cid = crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`;
+    const frame = {msg: text.value, cid};
+    if (active !== GROUP) frame.to_user = conversations.get(active).name;
+    pending.set(cid, frame);
+    showPending(cid, frame);
+    send(cid, frame);  // if the connection is down, it goes when it is back
     text.value = "";
+    fitText();
+  }
+
+  function fitText() {
+    const text = $("text");
+    text.style.height = "auto";
+    text.style.height = `${text.scrollHeight}px`;
+  }
+
+  $("composer").addEventListener("submit", (event) => { event.preventDefault(); submit(); });
+  $("text").addEventListener("keydown", (event) => {
+    // Enter sends; Shift+Enter adds a line; Enter that ends an input-method composition does neither.
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); submit(); }
+  });
+  $("text").addEventListener("input", fitText);
+  $("menu").addEventListener("click", () => {
+    const shown = root.classList.toggle("show-sidebar");
+    $("menu").setAttribute("aria-expanded", String(shown));
   });
 
+  open(GROUP);
   connect();
 })();

@@ -1,0 +1,300 @@
+"""`make bench`: the chat server beside two baselines, driven by one load generator.
+
+Each round starts each server afresh on core 0 and runs the scenarios of `load.js` from
+core 1; the table gives the median over the rounds. Results go to bench/results.json and
+the chart to bench/chart.png. BENCH_ROUNDS (default 3) sets the number of rounds.
+"""
+
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+PYTHON = sys.executable
+SERVER_CORE, LOAD_CORE = "0", "1"
+BIG = 65536  # bytes of the large message in the stall scenario
+
+# The chat server with its defaults (durable SQLite, one process) but for the checks that
+# would refuse a benchmark: anyone may connect, no rate limit, and one message may fill a frame.
+CHAT_ENV = {"CHAT_AUTH": "open", "CHAT_RATE_PER_SECOND": "1000000000", "CHAT_RATE_BURST": "1000000000",
+            "CHAT_MAX_MESSAGE_CHARS": str(BIG)}
+SERVERS = {
+    "chat": [PYTHON, "wsgi.py"],
+    "tutorial": [PYTHON, "bench/tutorial_server.py"],
+    "websockets": [PYTHON, "bench/websockets_server.py"],
+}
+BASELINES = ("tutorial", "websockets")
+
+
+def free_port():
+    """A TCP port nobody listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port, proc, seconds=20):
+    """Return once the server accepts connections; fail if it exits or takes too long."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("server did not listen in time")
+
+
+class Server:
+    """One server process pinned to SERVER_CORE, on a fresh port and data directory."""
+
+    def __init__(self, kind, cores=SERVER_CORE, command=None, env=None):
+        self.port = free_port()
+        self.data = tempfile.mkdtemp(prefix=f"bench-{kind}-")
+        command = command or SERVERS[kind] + ([] if kind == "chat" else [str(self.port)])
+        full_env = {**os.environ, **CHAT_ENV, "CHAT_PORT": str(self.port), "CHAT_DATA_DIR": self.data, **(env or {})}
+        pin = ["taskset", "-c", cores] if cores else []
+        self.proc = subprocess.Popen(pin + command, cwd=ROOT, env=full_env,  # pylint: disable=consider-using-with
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(self.port, self.proc)
+        self.url = f"ws://127.0.0.1:{self.port}"
+
+    def rss_kib(self):
+        """Resident memory of the server and its children (gunicorn's workers), in KiB."""
+        pids = [self.proc.pid] + children(self.proc.pid)
+        return sum(rss_of(pid) for pid in pids)
+
+    def stop(self):
+        """Stop the server and remove its data."""
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.data, ignore_errors=True)
+
+
+def children(pid):
+    """The direct children of a process."""
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False).stdout
+    return [int(p) for p in out.split()]
+
+
+def rss_of(pid):
+    """VmRSS of a process in KiB (0 if it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def load(url, scenario, cores=LOAD_CORE, **options):
+    """Run one scenario of load.js and return its JSON result."""
+    pin = ["taskset", "-c", cores] if cores else []
+    out = subprocess.run(pin + ["node", str(HERE / "load.js"), json.dumps({"url": url, "scenario": scenario, **options})],
+                         capture_output=True, text=True, check=False, timeout=300)
+    if out.returncode != 0:
+        raise RuntimeError(f"load {scenario} failed: {out.stderr.strip()}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def idle(server, n):
+    """Connect n clients and hold them: (seconds to connect them all or None, KiB per connection, connected)."""
+    proc = subprocess.Popen(  # pylint: disable=consider-using-with
+        ["taskset", "-c", LOAD_CORE, "node", str(HERE / "load.js"),
+         json.dumps({"url": server.url, "scenario": "idle", "n": n})],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert json.loads(proc.stdout.readline())["phase"] == "warm"
+        time.sleep(1)
+        before = server.rss_kib()
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"idle load with {n} clients failed")
+        ready = json.loads(line)
+        if ready["connect_s"] is None:
+            print(f"  only {ready['connected']:,} of {n:,} connected within the limit", file=sys.stderr)
+        time.sleep(2)  # presence and greetings settle
+        after = server.rss_kib()
+        proc.stdin.write("close\n")
+        proc.stdin.flush()
+        proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return ready["connect_s"], (after - before) / max(ready["connected"], 1), ready["connected"]
+
+
+def one_round(kind, many):
+    """Every scenario against a fresh server of this kind."""
+    result = {}
+    server = Server(kind)
+    try:
+        result["connect_2k_s"], result["kib_per_conn"], _ = idle(server, 2000)
+        direct = load(server.url, "direct")
+        group = load(server.url, "group")
+        stall = load(server.url, "stall", bytes=BIG)
+    finally:
+        server.stop()
+    server = Server(kind)  # a fresh process for the many-connections run
+    try:
+        result["connect_many_s"], result["kib_per_conn_many"], result["connected_many"] = idle(server, many)
+    except RuntimeError as exc:
+        print(f"  {kind}: {exc}", file=sys.stderr)
+        result["connect_many_s"] = result["kib_per_conn_many"] = result["connected_many"] = None
+    finally:
+        server.stop()
+    result.update(direct_per_s=direct["per_second"], direct_p50_ms=direct["p50_ms"],
+                  direct_p99_ms=direct["p99_ms"], group_per_s=group["per_second"], group_p99_ms=group["p99_ms"],
+                  stall_quiet_p99_ms=stall["quiet"]["p99_ms"], stall_busy_p99_ms=stall["busy"]["p99_ms"],
+                  stall_busy_max_ms=stall["busy"]["max_ms"],
+                  load_cpu=max(direct["load_cpu"], group["load_cpu"]),
+                  errors=direct["errors"] + group["errors"] + stall["errors"])
+    return result
+
+
+def scaling():
+    """Direct and group rates of gunicorn over Redis with 1 and 2 workers (no pinning: 2 cores)."""
+    redis_port = free_port()
+    redis_dir = tempfile.mkdtemp(prefix="bench-redis-")
+    redis = subprocess.Popen(["redis-server", "--port", str(redis_port), "--save", "", "--appendonly", "no",  # pylint: disable=consider-using-with
+                              "--dir", redis_dir], stdout=subprocess.DEVNULL)
+    figures = {}
+    try:
+        for workers in (1, 2):
+            env = {"CHAT_WORKERS": str(workers), "CHAT_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0"}
+            server = Server("chat", cores=None, env=env,
+                            command=[PYTHON, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"])
+            try:
+                time.sleep(1)  # every worker booted
+                figures[workers] = {"direct_per_s": load(server.url, "direct", cores=None)["per_second"],
+                                    "group_per_s": load(server.url, "group", cores=None)["per_second"]}
+            finally:
+                server.stop()
+    finally:
+        redis.terminate()
+        redis.wait()
+        shutil.rmtree(redis_dir, ignore_errors=True)
+    return figures
+
+
+def medians(rounds):
+    """The median of each figure over the rounds (figures a round could not give are left out)."""
+    keys = rounds[0].keys()
+    return {k: (statistics.median(v) if (v := [r[k] for r in rounds if r[k] is not None]) else None) for k in keys}
+
+
+def machine():
+    """A line naming the machine and the day."""
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor())
+    return (f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"{datetime.now(timezone.utc):%Y-%m-%d}")
+
+
+ROWS = [  # (label, key, format, higher is better)
+    ("memory per idle connection (KiB, 2,000 idle)", "kib_per_conn", "{:.1f}", False),
+    ("time to connect 2,000 clients (s)", "connect_2k_s", "{:.2f}", False),
+    ("time to connect {many} clients (s; n/a: not all within 60 s)", "connect_many_s", "{:.2f}", False),
+    ("  clients connected of {many}", "connected_many", "{:,.0f}", True),
+    ("  memory per connection with {many} (KiB)", "kib_per_conn_many", "{:.1f}", False),
+    ("direct messages/s (200 users, 50 senders x 8 in flight)", "direct_per_s", "{:,.0f}", True),
+    ("  direct p50 latency (ms)", "direct_p50_ms", "{:.1f}", False),
+    ("  direct p99 latency (ms)", "direct_p99_ms", "{:.1f}", False),
+    ("group deliveries/s (500 users, 4 in flight)", "group_per_s", "{:,.0f}", True),
+    ("  group p99 latency (ms)", "group_p99_ms", "{:.1f}", False),
+    ("small round trip p99, quiet (ms)", "stall_quiet_p99_ms", "{:.1f}", False),
+    ("small round trip p99, 64 KiB messages 10/s (ms)", "stall_busy_p99_ms", "{:.1f}", False),
+    ("  its worst (ms)", "stall_busy_max_ms", "{:.1f}", False),
+    ("load generator's core busy (share)", "load_cpu", "{:.2f}", None),
+    ("errors", "errors", "{:.0f}", None),
+]
+
+
+def ratio(ours, theirs, higher_better):
+    """How many times better the chat server is (>1 is better), as text."""
+    if higher_better is None or ours in (None, 0) or theirs in (None, 0):
+        return ""
+    return f"{(ours / theirs) if higher_better else (theirs / ours):.2f}x"
+
+
+def table(results, many):
+    """The Markdown table of medians and ratios."""
+    head = "| | chat | tutorial | websockets | chat vs tutorial | chat vs websockets |\n|---|---|---|---|---|---|\n"
+    lines = []
+    for label, key, fmt, better in ROWS:
+        cells = [fmt.format(results[k][key]) if results[k][key] is not None else "n/a" for k in SERVERS]
+        lines.append(f"| {label.format(many=f'{many:,}')} | " + " | ".join(cells) + " | "
+                     + " | ".join(ratio(results["chat"][key], results[b][key], better) for b in BASELINES) + " |")
+    return head + "\n".join(lines) + "\n"
+
+
+def chart(results, scale, title, path):
+    """Bars of the headline figures, each server beside the others."""
+    import matplotlib  # pylint: disable=import-outside-toplevel
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+
+    panels = [("direct messages/s", "direct_per_s"), ("group deliveries/s", "group_per_s"),
+              ("KiB per idle connection", "kib_per_conn"), ("direct p99 (ms)", "direct_p99_ms")]
+    fig, axes = plt.subplots(1, len(panels) + 1, figsize=(17, 3.8))
+    colors = ["#2b6cb0", "#a0aec0", "#718096"]
+    for ax, (label, key) in zip(axes, panels):
+        values = [results[k][key] or 0 for k in SERVERS]
+        ax.bar(list(SERVERS), values, color=colors)
+        ax.set_title(label, fontsize=10)
+        for i, value in enumerate(values):
+            ax.text(i, value, f"{value:,.0f}" if value >= 100 else f"{value:.1f}", ha="center", va="bottom", fontsize=8)
+    ax = axes[-1]
+    ax.bar(["1 worker", "2 workers"], [scale[1]["direct_per_s"], scale[2]["direct_per_s"]], color=colors[:2])
+    ax.set_title("chat direct msgs/s, gunicorn + Redis", fontsize=10)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+
+
+def main():
+    """Run the rounds, print the table, save results and chart."""
+    rounds = int(os.environ.get("BENCH_ROUNDS", "3"))
+    many = int(os.environ.get("BENCH_MANY", "15000"))
+    per_kind = {kind: [] for kind in SERVERS}
+    for number in range(1, rounds + 1):
+        for kind in SERVERS:
+            print(f"round {number}/{rounds}: {kind}", file=sys.stderr, flush=True)
+            per_kind[kind].append(one_round(kind, many))
+            print(f"  {json.dumps(per_kind[kind][-1])}", file=sys.stderr, flush=True)
+    results = {kind: medians(runs) for kind, runs in per_kind.items()}
+    print("scaling: gunicorn over Redis, 1 and 2 workers", file=sys.stderr, flush=True)
+    scale = scaling()
+    about = machine()
+    text = (f"Medians of {rounds} rounds; {about}; servers on core {SERVER_CORE}, load on core {LOAD_CORE}.\n\n"
+            + table(results, many)
+            + f"\nScaling (gunicorn + Redis, nothing pinned, load on the same 2 cores): direct messages/s "
+              f"1 worker {scale[1]['direct_per_s']:,.0f}, 2 workers {scale[2]['direct_per_s']:,.0f}; "
+              f"group deliveries/s 1 worker {scale[1]['group_per_s']:,.0f}, 2 workers {scale[2]['group_per_s']:,.0f}.\n")
+    print(text)
+    (HERE / "results.json").write_text(json.dumps({"machine": about, "rounds": per_kind, "medians": results,
+                                                   "scaling": scale, "table": text}, indent=1) + "\n")
+    chart(results, scale, f"make bench: medians of {rounds} rounds ({about})", HERE / "chart.png")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""Baseline: the chat of the Flask + gevent-websocket tutorials. A dict of sockets, no storage.
+
+It speaks the frames of PROTOCOL.md that the benchmark uses (hello, presence, message with
+the `cid` copy to the sender) the way tutorials write it: `json.dumps` per recipient, one
+greenlet per connection, no queues, no limits. Usage: python bench/tutorial_server.py PORT
+"""
+
+from gevent import monkey
+
+monkey.patch_all()
+
+# pylint: disable=wrong-import-position
+import itertools
+import json
+import sys
+from datetime import datetime, timezone
+
+from flask import Flask, request
+from gevent.pywsgi import WSGIServer
+from geventwebsocket.handler import WebSocketHandler
+
+app = Flask(__name__)
+sockets = {}  # name -> the user's websocket
+ids = itertools.count(1)
+
+
+def send(ws, frame):
+    """Send one frame; a closed socket is the reader's business."""
+    try:
+        ws.send(json.dumps(frame))
+    except Exception:  # pylint: disable=broad-except
+        pass
+
+
+def broadcast(frame, skip=None):
+    """Every other socket gets the frame."""
+    for other in list(sockets.values()):
+        if other is not skip:
+            send(other, frame)
+
+
+@app.route("/ws/<name>", websocket=True)
+def chat(name):
+    """One user's socket: greet, route what it sends, say goodbye."""
+    ws = request.environ["wsgi.websocket"]
+    sockets[name] = ws
+    send(ws, {"type": "hello", "user": name, "online": list(sockets), "last_id": 0})
+    send(ws, {"type": "synced", "last_id": 0, "truncated": False})
+    broadcast({"type": "presence", "user": name, "online": True}, skip=ws)
+    while True:
+        data = ws.receive()
+        if data is None:
+            break
+        frame = json.loads(data)
+        message = {"type": "message", "id": next(ids), "from_user": name, "to_user": frame.get("to_user") or None,
+                   "msg": frame["msg"], "ts": datetime.now(timezone.utc).isoformat()}
+        send(ws, dict(message, cid=frame.get("cid")))
+        if message["to_user"] is None:
+            broadcast(message, skip=ws)
+        elif message["to_user"] in sockets and message["to_user"] != name:
+            send(sockets[message["to_user"]], message)
+    if sockets.get(name) is ws:
+        del sockets[name]
+    broadcast({"type": "presence", "user": name, "online": False})
+    return ""
+
+
+if __name__ == "__main__":
+    WSGIServer(("127.0.0.1", int(sys.argv[1])), app, handler_class=WebSocketHandler, log=None).serve_forever()
