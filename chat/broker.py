@@ -29,6 +29,8 @@ RETRY_SECONDS = 0.5  # a restarted Redis is found again within this
 class LocalBroker:
     """One process: publishing is delivering."""
 
+    shared = False  # no other process hears what is published
+
     def __init__(self):
         self._deliver = None
 
@@ -48,6 +50,8 @@ class LocalBroker:
 
 class RedisBroker:
     """Every worker and host, through one Redis pub/sub channel."""
+
+    shared = True
 
     def __init__(self, client):
         self.client = client

@@ -3,8 +3,9 @@
 Nothing here touches a socket; the transport and the router call these.
 """
 
+import math
+import time
 import unicodedata
-from datetime import datetime, timezone
 from typing import NamedTuple
 
 import orjson
@@ -116,8 +117,11 @@ def parse_whole(raw, low, high, default=None):
 
 def utc_timestamp(seconds):
     """ISO 8601 UTC with milliseconds, as in "2026-11-21T05:30:00.123Z"."""
-    moment = datetime.fromtimestamp(seconds, timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    fraction, whole = math.modf(seconds)
+    micro = round(fraction * 1_000_000)  # rounded as datetime.fromtimestamp rounds
+    if micro >= 1_000_000:
+        whole, micro = whole + 1, micro - 1_000_000
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{micro // 1000:03d}Z"
 
 
 def encode(frame):

@@ -9,6 +9,9 @@ The sender's connection gets its copy with the `cid`: the acknowledgement.
 import logging
 import os
 
+import gevent
+from gevent.lock import BoundedSemaphore
+
 from . import metrics, protocol, wsproto
 from .errors import FrameRejected, StoreUnavailable, TooManyConnections
 from .limits import TokenBuckets
@@ -18,6 +21,7 @@ log = logging.getLogger(__name__)
 
 BACKLOG_DEFAULT = 50
 BACKLOG_MAX = 1000
+PIPELINE = 32  # messages of one connection queued for commit at once
 STORAGE_FAILED = "the message could not be stored; send it again"
 
 
@@ -102,7 +106,11 @@ class Router:
                 ws.send_frame(frame)
 
     def _read_loop(self, user, ws):
+        # Frames are checked and queued for the commit in the order they came, then the
+        # next one is read while they commit: a connection keeps up to PIPELINE messages
+        # in flight, so one sender is not held to one message per fsync.
         limit = self.settings.max_message_chars
+        in_flight = BoundedSemaphore(PIPELINE)
         while True:
             data = ws.receive()
             if data is None:
@@ -110,15 +118,24 @@ class Router:
             if isinstance(data, bytes):
                 ws.close(1003, "binary frames are not supported")
                 continue
-            message = None
+            in_flight.acquire()
             try:
                 message = protocol.parse_client_frame(data, limit)
-                self.accept(user, message, ws)
+                queued = self._admit(user, message, ws)
             except FrameRejected as exc:
+                in_flight.release()
                 self._refuse(ws, exc.code, exc.detail, exc.cid)
-            except StoreUnavailable as exc:
-                log.error("message from %s not stored: %s", user, exc)
-                self._refuse(ws, "storage_failed", STORAGE_FAILED, message.cid)
+                continue
+            gevent.spawn(self._finish, user, message, ws, queued, in_flight)
+
+    def _finish(self, user, message, ws, queued, in_flight):
+        try:
+            self._settle(user, message, ws, *queued)
+        except StoreUnavailable as exc:
+            log.error("message from %s not stored: %s", user, exc)
+            self._refuse(ws, "storage_failed", STORAGE_FAILED, message.cid)
+        finally:
+            in_flight.release()
 
     @staticmethod
     def _refuse(ws, code, detail, cid):
@@ -148,6 +165,10 @@ class Router:
         Raises FrameRejected past the user's rate or for an unknown recipient.
         Returns (stored record, created): not created when the cid was seen before.
         """
+        return self._settle(user, message, origin, *self._admit(user, message, origin))
+
+    def _admit(self, user, message, origin):
+        """Check the rate and the recipient, then queue the write: (ack key, queued write)."""
         if not self._rate.take(protocol.name_key(user)):
             raise FrameRejected("rate_limited", f"at most {self.settings.rate_per_second:g} messages a second; "
                                 "slow down", message.cid)
@@ -159,14 +180,21 @@ class Router:
         ack = (protocol.name_key(user), message.cid) if origin is not None and message.cid is not None else None
         if ack:
             self._acks[ack] = origin  # before the commit: the tail may deliver right after it
+        return ack, self.store.queue_message(user, to_user, message.msg, message.cid)
+
+    def _settle(self, user, message, origin, ack, queued):
+        """Wait for the commit, then publish a new message or acknowledge a repeated one."""
         try:
-            record, created = self.store.add_message(user, to_user, message.msg, message.cid)
+            record, created = queued.get()
         except BaseException:
             self._acks.pop(ack, None)
             raise
         if created:
-            metrics.MESSAGES_IN.labels("group" if to_user is None else "direct").inc()
-            if self.broker.publish({"kind": "message", "id": record.id}):
+            metrics.MESSAGES_IN.labels("group" if record.to_user is None else "direct").inc()
+            delivered_here = self._tail.offer(record, message.cid)
+            if delivered_here and not self.broker.shared:
+                metrics.MESSAGES_OUT.inc()  # the only process there is has it
+            elif self.broker.publish({"kind": "message", "id": record.id}):
                 metrics.MESSAGES_OUT.inc()
             else:
                 self._tail.poke()  # no broker: this process still delivers, others poll
@@ -195,10 +223,11 @@ class Router:
     def _deliver_message(self, record, cid):
         """The tail's next message: to its audience here, with the cid to the connection that sent it."""
         waiting = self._acks.pop((protocol.name_key(record.from_user), cid), None) if cid is not None else None
+        fields = protocol.message(record)
+        frame = wsproto.text_frame(protocol.encode(fields))
         if waiting is not None:
-            waiting.send_json(protocol.message(record, cid))
+            waiting.send_json({**fields, "cid": cid})
             metrics.DELIVERIES.inc()
-        frame = wsproto.text_frame(protocol.encode(protocol.message(record)))
         self._send_to(self._audience(record), frame, waiting, record.id)
 
     def _audience(self, record):

@@ -31,13 +31,16 @@ class GroupCommit:
         self._committing = False
 
     def submit(self, operation, *args):
-        """Queue `operation(conn, *args)` for the next commit; wait for and return its result."""
+        """Queue `operation(conn, *args)` for the next commit; return an AsyncResult of its outcome.
+
+        Operations commit in the order they were submitted.
+        """
         result = AsyncResult()
         self._pending.append((operation, args, result))
         if not self._committing:
             self._committing = True
             gevent.spawn(self._commit_loop)
-        return result.get()
+        return result
 
     def _commit_loop(self):
         try:
@@ -79,7 +82,7 @@ class Store:
             metrics.STORE_SECONDS.labels("read").observe(time.perf_counter() - started)
 
     def _write(self, operation, *args):
-        return self._commits.submit(operation, *args)
+        return self._commits.submit(operation, *args).get()
 
     # -- users ------------------------------------------------------------
 
@@ -112,7 +115,14 @@ class Store:
 
     def add_message(self, from_user, to_user, msg, cid=None):
         """Store a message durably; return (message, created). A repeated cid returns the original."""
-        return self._write(self._insert_message, from_user, to_user, msg, cid, time.time())
+        return self.queue_message(from_user, to_user, msg, cid).get()
+
+    def queue_message(self, from_user, to_user, msg, cid=None):
+        """Queue a message for the next commit without waiting: an AsyncResult of (message, created).
+
+        Messages queued one after another get ids in that order.
+        """
+        return self._commits.submit(self._insert_message, from_user, to_user, msg, cid, time.time())
 
     def snapshot(self, user, since, limit):
         """(last_id, messages, truncated) read in one transaction, for a connection's backlog.

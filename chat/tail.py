@@ -31,6 +31,18 @@ class Tail:
         self._again = False
         gevent.spawn(self._poll)
 
+    def offer(self, record, cid):
+        """Deliver a message this process just committed, if it is the next one; True if so.
+
+        Saves reading back what was just written. When another process's message may
+        come between (a gap after the cursor), it is left to the next read instead.
+        """
+        if record.id != self.cursor + 1:
+            return False
+        self.cursor = record.id
+        self._deliver(record, cid)
+        return True
+
     def poke(self):
         """Read what is new, now or right after the read under way."""
         if self._reading:
@@ -45,6 +57,8 @@ class Tail:
                 self._again = False
                 page = self.store.after(self.cursor, PAGE)
                 for record, cid in page:
+                    if record.id <= self.cursor:
+                        continue  # offered while this page was read
                     self.cursor = record.id
                     self._deliver(record, cid)
                 if len(page) < PAGE and not self._again:
