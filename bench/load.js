@@ -3,7 +3,7 @@
 //   node bench/load.js '{"url": "ws://127.0.0.1:PORT", "scenario": "direct", ...}'
 //
 // Scenarios (the options below are their defaults):
-//   idle    {n: 2000, limit_s: 60}          connect n users, report the time, hold them until
+//   idle    {n: 2000, limit_s: 30}          connect n users, report the time, hold them until
 //                                           stdin says "close" (the runner reads memory meanwhile);
 //                                           past limit_s it reports how many it connected instead
 //   direct  {users: 200, senders: 50, inflight: 8, seconds: 5}
@@ -100,7 +100,7 @@ async function idle() {
   const started = now();
   const clients = [];
   const all = connectAll(names('i', n), 400, clients);
-  const finished = await Promise.race([all.then(() => true), sleep((opts.limit_s || 60) * 1000).then(() => false)]);
+  const finished = await Promise.race([all.then(() => true), sleep((opts.limit_s || 30) * 1000).then(() => false)]);
   const connected = clients.filter(Boolean).length;
   console.log(JSON.stringify({ phase: 'ready', connect_s: finished ? (now() - started) / 1000 : null, n, connected }));
   await lines.next();
@@ -108,29 +108,25 @@ async function idle() {
   process.exit(0); // handshakes still under way past the limit are abandoned
 }
 
-async function direct() {
-  const { users = 200, senders = 50, inflight = 8, seconds = 5 } = opts;
-  const clients = await connectAll(names('d', users));
-  await sleep(500);
-  const sent = new Map();
+async function closedLoop(clients, { senders, inflight, seconds }, frameFor, heard) {
+  // Each of the first `senders` clients keeps `inflight` messages going; a message's slot
+  // is refilled once `heard(key)` says every recipient has it. Latency: send to each arrival.
+  const started = new Map();
   const window = new Window();
   let seq = 0;
   let stopping = false;
   const pump = (i) => {
     if (stopping) return;
-    let j = Math.floor(Math.random() * (users - 1));
-    if (j >= i) j += 1;
     const key = `${i}.${seq++}`;
-    sent.set(key, now());
-    clients[i].ws.send(JSON.stringify({ to_user: clients[j].name, msg: text(key, 64), cid: key }));
+    started.set(key, now());
+    clients[i].ws.send(JSON.stringify(frameFor(i, key)));
   };
   for (const c of clients) {
     c.onMessage = (frame) => {
       if (frame.cid) return; // the sender's acknowledgement
       const key = frame.msg.slice(0, frame.msg.indexOf('|'));
-      window.record(now() - sent.get(key));
-      sent.delete(key);
-      pump(Number(key.split('.')[0]));
+      window.record(now() - started.get(key));
+      if (heard(key)) { started.delete(key); pump(Number(key.split('.')[0])); }
     };
   }
   for (let i = 0; i < senders; i++) for (let k = 0; k < inflight; k++) pump(i);
@@ -141,36 +137,33 @@ async function direct() {
   return result;
 }
 
+async function direct() {
+  const { users = 200, senders = 50, inflight = 8, seconds = 5 } = opts;
+  const clients = await connectAll(names('d', users));
+  await sleep(500);
+  const toSomeoneElse = (i, key) => {
+    let j = Math.floor(Math.random() * (users - 1));
+    if (j >= i) j += 1;
+    return { to_user: clients[j].name, msg: text(key, 64), cid: key };
+  };
+  return closedLoop(clients, { senders, inflight, seconds }, toSomeoneElse, () => true);
+}
+
 async function group() {
   const { users = 500, senders = 4, inflight = 1, seconds = 5 } = opts;
   const clients = await connectAll(names('g', users));
   await sleep(500);
-  const sent = new Map(); // key -> [time, recipients still to hear it]
-  const window = new Window();
-  let seq = 0;
-  let stopping = false;
-  const pump = (i) => {
-    if (stopping) return;
-    const key = `${i}.${seq++}`;
-    sent.set(key, [now(), users - 1]);
-    clients[i].ws.send(JSON.stringify({ msg: text(key, 64), cid: key }));
+  const remaining = new Map(); // key -> recipients still to hear it
+  const toEveryone = (i, key) => {
+    remaining.set(key, users - 1);
+    return { msg: text(key, 64), cid: key };
   };
-  for (const c of clients) {
-    c.onMessage = (frame) => {
-      if (frame.cid) return;
-      const key = frame.msg.slice(0, frame.msg.indexOf('|'));
-      const entry = sent.get(key);
-      window.record(now() - entry[0]);
-      entry[1] -= 1;
-      if (entry[1] === 0) { sent.delete(key); pump(Number(key.split('.')[0])); }
-    };
-  }
-  for (let i = 0; i < senders; i++) for (let k = 0; k < inflight; k++) pump(i);
-  const result = await measure(window, seconds);
-  stopping = true;
-  result.errors = clients.reduce((sum, c) => sum + c.errors, 0);
-  closeAll(clients);
-  return result;
+  const heard = (key) => {
+    const left = remaining.get(key) - 1;
+    if (left) remaining.set(key, left); else remaining.delete(key);
+    return left === 0;
+  };
+  return closedLoop(clients, { senders, inflight, seconds }, toEveryone, heard);
 }
 
 async function stall() {
