@@ -108,11 +108,6 @@ def _last_id(conn):
     return conn.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0]
 
 
-def _find_user(conn, key):
-    row = conn.execute("SELECT name FROM users WHERE key = %s", (key,)).fetchone()
-    return row[0] if row else None
-
-
 class PostgresStore(Store):
     """Users and messages in PostgreSQL, shared by every worker of every host."""
 
@@ -128,18 +123,11 @@ class PostgresStore(Store):
     def _run_batch(self, batch):
         return self._writer.run(lambda conn: _run_batch(conn, batch))
 
-    @staticmethod
-    def _insert_user(conn, key, name):
+    @classmethod
+    def _insert_user(cls, conn, key, name):
         conn.execute("INSERT INTO users (key, name, created) VALUES (%s, %s, %s) ON CONFLICT (key) DO NOTHING",
                      (key, name, time.time()))
-        return _find_user(conn, key)
-
-    _find_user = staticmethod(_find_user)
-
-    @staticmethod
-    def _password_hash(conn, key):
-        row = conn.execute("SELECT password_hash FROM users WHERE key = %s", (key,)).fetchone()
-        return row[0] if row else None
+        return cls._find_user(conn, key)
 
     @staticmethod
     def _replace_password_hash(conn, key, old, new):

@@ -84,11 +84,6 @@ def _run_batch(conn, batch):
     return outcomes
 
 
-def _find_user(conn, key):
-    row = conn.execute("SELECT name FROM users WHERE key = ?", (key,)).fetchone()
-    return row[0] if row else None
-
-
 def _last_id(conn):
     # AUTOINCREMENT's counter: never reused, even after pruning the newest rows.
     row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'messages'").fetchone()
@@ -116,17 +111,10 @@ class SqliteStore(Store):
     def _run_batch(self, batch):
         return gevent.get_hub().threadpool.apply(_run_batch, (self._writer, batch))
 
-    @staticmethod
-    def _insert_user(conn, key, name):
+    @classmethod
+    def _insert_user(cls, conn, key, name):
         conn.execute("INSERT OR IGNORE INTO users (key, name, created) VALUES (?, ?, ?)", (key, name, time.time()))
-        return _find_user(conn, key)
-
-    _find_user = staticmethod(_find_user)
-
-    @staticmethod
-    def _password_hash(conn, key):
-        row = conn.execute("SELECT password_hash FROM users WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
+        return cls._find_user(conn, key)
 
     @staticmethod
     def _replace_password_hash(conn, key, old, new):

@@ -166,13 +166,23 @@ class Store:
 
     # The operations, each (conn, *args) -> result, are static methods of the subclass,
     # or class methods here where only the placeholder style differs.
-    _insert_user = _find_user = _password_hash = _replace_password_hash = None
+    _insert_user = _replace_password_hash = None
     _insert_message = _snapshot = _last_id = _prune = _ping = None
 
     @staticmethod
     def _sql(text):
         """`text` with its :name placeholders in this database's style."""
         return text
+
+    @classmethod
+    def _find_user(cls, conn, key):
+        row = conn.execute(cls._sql("SELECT name FROM users WHERE key = :key"), {"key": key}).fetchone()
+        return row[0] if row else None
+
+    @classmethod
+    def _password_hash(cls, conn, key):
+        row = conn.execute(cls._sql("SELECT password_hash FROM users WHERE key = :key"), {"key": key}).fetchone()
+        return row[0] if row else None
 
     @classmethod
     def _visible(cls, conn, me, since, limit):
