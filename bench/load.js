@@ -25,6 +25,10 @@ function connect(name) {
     const ws = new WebSocket(`${opts.url}/ws/${name}`, { perMessageDeflate: false });
     const client = { name, ws, onMessage: null, errors: 0 };
     ws.on('message', (data) => {
+      // hello and presence matter to no scenario: in a crowd, parsing them would make the
+      // generator the bottleneck (every hello lists everyone online).
+      const head = data.subarray(0, 24).toString('latin1');
+      if (head.includes('"hello"') || head.includes('"presence"')) return;
       const frame = JSON.parse(data);
       if (frame.type === 'synced') resolve(client);
       else if (frame.type === 'error') client.errors += 1;

@@ -170,7 +170,7 @@ def online_users():
     chat = services()
     if chat.settings.auth != "open" and auth.current_user(chat) is None:
         return _unauthenticated()
-    return jsonify(online=chat.router.online())
+    return jsonify(online=sorted(chat.router.online(), key=str.casefold))
 
 
 @bp.get("/api/openapi.json")

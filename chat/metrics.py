@@ -18,6 +18,8 @@ MESSAGES_OUT = Counter("chat_messages_out_total", "Stored messages published to 
 DELIVERIES = Counter("chat_deliveries_total", "Message frames queued to a connection (live, backlog, ack)")
 ERRORS = Counter("chat_errors_total", "Error frames and HTTP error bodies sent, by code", ["code"])
 SLOW_CONSUMERS = Counter("chat_slow_consumer_closes_total", "Connections closed for falling behind")
+PRESENCE_QUIET = Counter("chat_presence_unannounced_total",
+                         "Comings and goings not pushed because more than CHAT_PRESENCE_LIMIT users were online")
 BROKER_RESUMES = Counter("chat_broker_resumes_total", "Broker subscriptions restored after a break")
 STORE_SECONDS = Histogram("chat_store_seconds", "Time of a store operation (commit: one group commit)", ["op"],
                           buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
@@ -38,7 +40,7 @@ def prepare():
         MESSAGES_IN.labels(kind)
     for op in ("commit", "read"):
         STORE_SECONDS.labels(op)
-    for counter in (MESSAGES_OUT, DELIVERIES, SLOW_CONSUMERS, BROKER_RESUMES):
+    for counter in (MESSAGES_OUT, DELIVERIES, SLOW_CONSUMERS, BROKER_RESUMES, PRESENCE_QUIET):
         counter.inc(0)  # a fork moves a value to this process's file on first use
 
 

@@ -15,6 +15,7 @@ def index():
     chat = services()
     user = auth.current_user(chat) if chat.settings.auth != "token" else None
     return render_template("index.html", user=user, auth=chat.settings.auth,
+                           presence_limit=chat.settings.presence_limit,
                            error=request.args.get("error"), notice=request.args.get("notice"))
 
 

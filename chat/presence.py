@@ -1,8 +1,8 @@
 """Who is online: in this process, or across every worker and host through Redis.
 
 Both kinds answer `join(user)` (True: the user's first connection anywhere),
-`leave(user)` (True: their last one anywhere) and `online()` (display names),
-and call the callback given to `watch` with each user whose process died.
+`leave(user)` (True: their last one anywhere), `online()` (display names) and
+`count()` (how many users are online), and call the callback given to `watch` with each user whose process died.
 """
 
 import logging
@@ -54,6 +54,11 @@ return names
 _BEAT = _NOW + """
 redis.call('ZADD', 'chat:nodes', now, ARGV[1])
 for i = 2, #ARGV do redis.call('SADD', 'chat:node:' .. ARGV[1], ARGV[i]) end
+local sets = {}
+for _, n in ipairs(redis.call('ZRANGEBYSCORE', 'chat:nodes', alive_since, '+inf')) do
+  table.insert(sets, 'chat:node:' .. n)
+end
+return #redis.call('SUNION', unpack(sets))
 """
 _REAP = _LIVE + """
 local gone = {}
@@ -86,6 +91,10 @@ class LocalPresence:
         """Everyone connected here."""
         return self.registry.online()
 
+    def count(self):
+        """How many users are connected here."""
+        return self.registry.count()
+
     def watch(self, gone):
         """Nobody can die without this process noticing: nothing to watch."""
 
@@ -100,6 +109,7 @@ class RedisPresence:
         self._online, self._beat = client.register_script(_ONLINE), client.register_script(_BEAT)
         self._reap = client.register_script(_REAP)
         self._gone = None
+        self._count = 0
 
     def join(self, user):
         """Add `user` here; True when no other live process has them."""
@@ -114,7 +124,11 @@ class RedisPresence:
         names = self._ask(self._online, None)
         if names is None:
             return self.registry.online()
-        return sorted((name.decode() for name in names), key=str.casefold)
+        return [name.decode() for name in names]
+
+    def count(self):
+        """Users online everywhere as of the last heartbeat (at least those here)."""
+        return max(self._count, self.registry.count())
 
     def watch(self, gone):
         """Heartbeat, and call `gone(user)` for each user of a process that stopped beating."""
@@ -123,7 +137,7 @@ class RedisPresence:
 
     def _run(self):
         while True:
-            self._ask(self._beat, None, self.node, *self.registry.online())
+            self._count = self._ask(self._beat, self._count, self.node, *self.registry.online())
             for user in set(self._ask(self._reap, None) or ()):
                 self._gone(user.decode())
             gevent.sleep(BEAT)

@@ -39,8 +39,13 @@ class Registry:
         return True
 
     def online(self):
-        """Display names of every user with a connection here, sorted."""
-        return sorted(self._names.values(), key=str.casefold)
+        """Display names of every user with a connection here, in the order they came."""
+        # Not sorted: a greeting in a crowd would sort thousands of names per connection.
+        return list(self._names.values())
+
+    def count(self):
+        """How many users have a connection here."""
+        return len(self._names)
 
     def sockets_of(self, user):
         """A copy of `user`'s open sockets (empty when offline)."""

@@ -74,7 +74,7 @@ class Router:
         self._greet(user, conn, since)
         if announce:
             # hello already told this connection; the others learn it here.
-            self.broker.publish({"kind": "presence", "user": user, "online": True, "origin": self._origin(conn)})
+            self._announce(user, True, self._origin(conn))
         return user
 
     def _origin(self, conn):
@@ -150,7 +150,16 @@ class Router:
 
     def _gone(self, user):
         """Tell everyone that `user` has no connection left anywhere."""
-        self.broker.publish({"kind": "presence", "user": user, "online": False})
+        self._announce(user, False)
+
+    def _announce(self, user, online, origin=None):
+        # In a crowd, pushing every coming and going to everyone costs N² frames: thousands
+        # arriving at once would bury every socket. Past the limit, hello and /api/users
+        # still tell who is online; pushes resume once the crowd thins.
+        if self.presence.count() > self.settings.presence_limit:
+            metrics.PRESENCE_QUIET.inc()
+            return
+        self.broker.publish({"kind": "presence", "user": user, "online": online, "origin": origin})
 
     def _resume(self):
         """The broker missed events for a while: every client here resumes from the store."""

@@ -100,6 +100,7 @@ class Settings:
     sse_heartbeat: float = 15.0
     token_lifetime: float = 30 * 86400.0
     retention_days: float = 0.0
+    presence_limit: int = 1000
 
     @property
     def postgresql(self):
@@ -139,6 +140,7 @@ _SPEC = (
     ("CHAT_SSE_HEARTBEAT", "sse_heartbeat", _positive),
     ("CHAT_TOKEN_LIFETIME", "token_lifetime", _positive),
     ("CHAT_RETENTION_DAYS", "retention_days", _positive),
+    ("CHAT_PRESENCE_LIMIT", "presence_limit", _int(0)),
 )
 
 VARIABLES = tuple(variable for variable, _, _ in _SPEC)

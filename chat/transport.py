@@ -49,7 +49,7 @@ class ChatWebSocket(WebSocket):
     """
 
     __slots__ = ("sock", "accepted", "close_code", "close_sent", "last_seen", "on_close",
-                 "max_size", "max_queue", "_finished", "_dead", "_queue", "_unsent", "_writer",
+                 "max_size", "max_queue", "_finished", "_dead", "_broken", "_queue", "_unsent", "_writer",
                  "_pinged", "_close_timer", "_keepalive")
     transport = "ws"  # the label of its metrics
 
@@ -61,7 +61,7 @@ class ChatWebSocket(WebSocket):
         self.raw_read = handler.rfile.read
         self.raw_write = None
         self.sock = handler.socket
-        self.accepted = self.closed = self.close_sent = self._finished = self._dead = False
+        self.accepted = self.closed = self.close_sent = self._finished = self._dead = self._broken = False
         self.close_code = None
         self.on_close = None
         self.max_size = self.max_queue = 0
@@ -199,7 +199,7 @@ class ChatWebSocket(WebSocket):
         return self.send_frame(wsproto.text_frame(orjson.dumps(frame)))
 
     def _push(self, frame):
-        if self._dead:
+        if self._dead or self._broken:
             return
         if self._writer is None and not self._queue:
             try:
@@ -207,7 +207,7 @@ class ChatWebSocket(WebSocket):
             except BlockingIOError:
                 sent = 0
             except OSError:
-                self.abort()
+                self._break()
                 return
             if sent == len(frame):
                 return
@@ -268,6 +268,13 @@ class ChatWebSocket(WebSocket):
         timer, self._close_timer = self._close_timer, None
         if timer is not None and timer is not gevent.getcurrent():
             timer.kill(block=False)
+
+    def _break(self):
+        # Found dead while sending, perhaps to a crowd: aborting runs the router's close
+        # callback, which tells everyone else, some of whom may be found dead in turn.
+        # Later, from the loop, so a crowd hanging up at once cannot recurse.
+        self._broken = True
+        gevent.get_hub().loop.run_callback(self.abort)
 
     def abort(self):
         """The connection is gone or must be cut: no handshake, wake every waiter."""

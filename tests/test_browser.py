@@ -21,10 +21,15 @@ def browser():
         chromium.close()
 
 
-def log_in(browser, server, user, **context):
-    """A fresh browser context (its own cookies) logged in as `user`, live."""
+def log_in(browser, server, user, clock=False, **context):
+    """A fresh browser context (its own cookies) logged in as `user`, live.
+
+    `clock`: the page's timers run on Playwright's clock, for tests to move forward.
+    """
     page = browser.new_context(**context).new_page()
     page.set_default_timeout(timeout(10) * 1000)
+    if clock:
+        page.clock.install()
     page.goto(server.url + "/")
     page.fill("#name", user)
     page.click("text=Log in")
@@ -115,6 +120,24 @@ def test_presence_dots_follow_people(browser, server):
     eve.wait_for_selector("#conversations button[data-conv='fay_p']:not(.online)")
     assert "offline" in entry(eve, "fay_p").get_attribute("aria-label")
     eve.context.close()
+
+
+def test_past_the_presence_limit_the_page_asks_who_is_online(browser, start_server):
+    """Once comings and goings are no longer pushed, the page asks /api/users every 30 s."""
+    srv = start_server(CHAT_PRESENCE_LIMIT="2")
+    page = log_in(browser, srv, "gil_c", clock=True)
+    bob = srv.connect("bob_c")
+    bob.sync()
+    entry(page, "bob_c").wait_for()  # the second user online: still pushed
+    cid = srv.connect("cid_c")
+    cid.sync()  # the third: past the limit, not pushed
+    page.wait_for_timeout(500)
+    assert entry(page, "cid_c").count() == 0
+    page.clock.fast_forward("00:31")
+    page.wait_for_selector("#conversations button[data-conv='cid_c'].online")
+    for client in (bob, cid):
+        client.close()
+    page.context.close()
 
 
 def test_a_message_sent_during_a_restart_shows_once(browser, start_server):

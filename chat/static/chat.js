@@ -5,11 +5,13 @@
 (function () {
   const root = document.getElementById("chat");
   const me = root.dataset.user;
+  const presenceLimit = Number(root.dataset.presenceLimit);
   const $ = (id) => document.getElementById(id);
   const keyOf = (name) => name.toLowerCase();
   const GROUP = "*";
   const PAGE = 50;
   const GROUPING_MS = 5 * 60 * 1000;  // a sender's messages this close together share one header
+  const PRESENCE_POLL_MS = 30000;
   const FALLBACK_AFTER = 2;           // sockets in a row closed before their hello: try events
 
   const seen = new Set();        // ids of the messages shown
@@ -227,6 +229,19 @@
     refreshEntry(conversation(key, name));
   }
 
+  function replaceOnline(names) {
+    const now = new Set(names.map(keyOf));
+    for (const key of [...online]) if (!now.has(key)) setOnline(key, false);
+    names.forEach((name) => setOnline(name, true));
+  }
+
+  // Past the server's presence limit, comings and goings are not pushed: ask now and then.
+  setInterval(async () => {
+    if (online.size < presenceLimit) return;  // the pushes stop once the count passes the limit
+    const response = await fetch("/api/users", {credentials: "same-origin"});
+    if (response.ok) replaceOnline((await response.json()).online);
+  }, PRESENCE_POLL_MS);
+
   // -- the connection -------------------------------------------------------------
 
   function onFrame(frame) {
@@ -234,8 +249,7 @@
       case "hello":
         // A server whose history is behind ours was reset: what we saw is not its history.
         if (lastId !== null && frame.last_id < lastId) { seen.clear(); lastId = null; }
-        for (const key of [...online]) if (!frame.online.some((n) => keyOf(n) === key)) setOnline(key, false);
-        frame.online.forEach((name) => setOnline(name, true));
+        replaceOnline(frame.online);
         break;
       case "message": showMessage(frame, firstSync ? "backlog" : "live"); break;
       case "synced":
