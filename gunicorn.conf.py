@@ -12,7 +12,7 @@ os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="chat-
 
 # pylint: disable=wrong-import-position
 from chat.errors import SettingsError
-from chat.process import raise_open_files_limit
+from chat.process import raise_open_files_limit, tune_garbage_collector
 from chat.settings import from_environ
 
 try:
@@ -31,6 +31,11 @@ control_socket_disable = True  # gunicorn 27 would open one under ~/.gunicorn
 accesslog = "-"
 # gunicorn's default format logs the query string, and with it any ?token=.
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s"'
+
+
+def post_worker_init(worker):  # pylint: disable=unused-argument
+    """The worker has built its app: see tune_garbage_collector."""
+    tune_garbage_collector()
 
 
 def child_exit(server, worker):  # pylint: disable=unused-argument

@@ -26,12 +26,13 @@ def serve():
     """Serve on CHAT_HOST:CHAT_PORT until SIGTERM or SIGINT."""
     from gevent.pywsgi import WSGIServer
 
-    from chat.process import raise_open_files_limit
+    from chat.process import raise_open_files_limit, tune_garbage_collector
     from chat.transport import ChatHandler
 
     services = app.extensions["chat"]
     settings = services.settings
     raise_open_files_limit()
+    tune_garbage_collector()
     server = WSGIServer((settings.host, settings.port), app, handler_class=ChatHandler)
     server.start()
     print(f"chat: listening on http://{settings.host}:{server.server_port}", flush=True)

@@ -66,8 +66,18 @@ class Tokens:
 class CookieSessions(SecureCookieSessionInterface):
     """Flask's signed cookie sessions, marked Secure whenever the request came over https."""
 
+    _signer = None  # (keys, serializer)
+
     def get_cookie_secure(self, app):
         return request.is_secure
+
+    def get_signing_serializer(self, app):
+        # Flask builds a serializer per request, and building one encodes a test value:
+        # a tenth of the cost of a socket's handshake. The keys rarely change; reuse it.
+        keys = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        if self._signer is None or self._signer[0] != keys:
+            self._signer = (keys, super().get_signing_serializer(app))
+        return self._signer[1]
 
 
 def start_session(user, stamp):

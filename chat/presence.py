@@ -1,14 +1,16 @@
 """Who is online: in this process, or across every worker and host through Redis.
 
 Both kinds answer `join(user)` (True: the user's first connection anywhere),
-`leave(user)` (True: their last one anywhere), `online()` (display names) and
-`count()` (how many users are online), and call the callback given to `watch` with each user whose process died.
+`leave(user)` (True: their last one anywhere), `online()` (display names),
+`online_json()` (the same as a JSON array) and `count()` (how many users are
+online), and call the callback given to `watch` with each user whose process died.
 """
 
 import logging
 import os
 
 import gevent
+import orjson
 import redis
 
 log = logging.getLogger(__name__)
@@ -91,6 +93,10 @@ class LocalPresence:
         """Everyone connected here."""
         return self.registry.online()
 
+    def online_json(self):
+        """Everyone connected here, as a JSON array."""
+        return self.registry.online_json()
+
     def count(self):
         """How many users are connected here."""
         return self.registry.count()
@@ -125,6 +131,10 @@ class RedisPresence:
         if names is None:
             return self.registry.online()
         return [name.decode() for name in names]
+
+    def online_json(self):
+        """online() as a JSON array."""
+        return orjson.dumps(self.online())
 
     def count(self):
         """Users online everywhere as of the last heartbeat (at least those here)."""

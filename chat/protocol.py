@@ -129,9 +129,14 @@ def encode(frame):
     return orjson.dumps(frame)
 
 
-def hello(user, online, last_id):
-    """The first frame of every connection."""
-    return {"type": "hello", "user": user, "online": online, "last_id": last_id}
+def hello(user, online_json, last_id):
+    """The first frame of every connection, encoded; `online_json` is the JSON array of who is online.
+
+    Built from bytes: in a crowd the list is long, and encoding it afresh for every
+    greeting would cost more than the rest of the connection.
+    """
+    return b"".join((b'{"type":"hello","user":', orjson.dumps(user), b',"online":', online_json,
+                     b',"last_id":', b"%d" % last_id, b"}"))
 
 
 def synced(last_id, truncated):

@@ -1,5 +1,7 @@
 """Who is connected to this process: each user's set of open connections."""
 
+import orjson
+
 from .errors import TooManyConnections
 from .protocol import name_key
 
@@ -11,6 +13,9 @@ class Registry:
         self.max_per_user = max_per_user
         self._sockets = {}  # name key -> set of sockets
         self._names = {}  # name key -> display name
+        # The JSON array of _names' values, kept up as users come (a join appends)
+        # and rebuilt on the next read after someone goes.
+        self._online_json = bytearray(b"[]")
 
     def add(self, user, ws):
         """Register `ws` for `user`; True when it is the user's first connection."""
@@ -19,6 +24,9 @@ class Registry:
         if sockets is None:
             self._sockets[key] = {ws}
             self._names[key] = user
+            if self._online_json is not None:
+                del self._online_json[-1:]
+                self._online_json += (b"," if len(self._online_json) > 1 else b"") + orjson.dumps(user) + b"]"
             return True
         if len(sockets) >= self.max_per_user:
             raise TooManyConnections(f"{user} already has {len(sockets)} connections")
@@ -36,12 +44,19 @@ class Registry:
             return False
         del self._sockets[key]
         del self._names[key]
+        self._online_json = None
         return True
 
     def online(self):
         """Display names of every user with a connection here, in the order they came."""
         # Not sorted: a greeting in a crowd would sort thousands of names per connection.
         return list(self._names.values())
+
+    def online_json(self):
+        """online() as a JSON array (bytes)."""
+        if self._online_json is None:
+            self._online_json = bytearray(orjson.dumps(self.online()))
+        return bytes(self._online_json)
 
     def count(self):
         """How many users have a connection here."""

@@ -91,7 +91,7 @@ class Router:
         try:
             limit = BACKLOG_MAX if since is not None else BACKLOG_DEFAULT
             last_id, records, truncated = self.store.snapshot(user, since, limit)
-            ws.send_json(protocol.hello(user, self.online(), last_id))
+            ws.send_frame(wsproto.text_frame(protocol.hello(user, self.presence.online_json(), last_id)))
             for record in records:
                 ws.send_json(protocol.message(record))
             metrics.DELIVERIES.inc(len(records))

@@ -19,14 +19,16 @@ VISIBLE = "(to_key IS NULL OR to_key = :me OR from_key = :me)"
 
 
 class GroupCommit:
-    """Gathers writes from many greenlets into one transaction: one commit, one fsync.
+    """Gathers operations from many greenlets into one batch: for writes, one transaction,
+    one commit, one fsync; for reads, one trip to the thread pool.
 
-    `run_batch(batch)` runs [(operation, args), ...] in one transaction and returns
-    one outcome per entry (a result, or the exception that entry raised).
+    `run_batch(batch)` runs [(operation, args), ...] and returns one outcome per entry
+    (a result, or the exception that entry raised). `op` labels its time in metrics.
     """
 
-    def __init__(self, run_batch):
+    def __init__(self, run_batch, op="commit"):
         self._run_batch = run_batch
+        self._op = op
         self._pending = []
         self._committing = False
 
@@ -50,8 +52,8 @@ class GroupCommit:
                 try:
                     outcomes = self._run_batch([(op, args) for op, args, _ in batch])
                 except Exception as exc:  # every waiter must hear back, whatever broke
-                    outcomes = [StoreUnavailable(f"the database refused the write: {exc}")] * len(batch)
-                metrics.STORE_SECONDS.labels("commit").observe(time.perf_counter() - started)
+                    outcomes = [StoreUnavailable(f"the database failed: {exc}")] * len(batch)
+                metrics.STORE_SECONDS.labels(self._op).observe(time.perf_counter() - started)
                 for (_, _, result), outcome in zip(batch, outcomes):
                     if isinstance(outcome, BaseException):
                         result.set_exception(outcome)
@@ -66,6 +68,8 @@ class Store:
 
     def __init__(self):
         self._commits = GroupCommit(self._run_batch)
+        # Greetings come in crowds (a restart, a deploy): their reads share trips to the pool.
+        self._greetings = GroupCommit(lambda batch: self._read(_run_reads, batch), "read")
         self._names = {}  # name key -> display name; names never change once stored
 
     def _run_batch(self, batch):
@@ -131,7 +135,7 @@ class Store:
         last `limit` visible. Oldest first. Every message with an id up to last_id is
         committed: ids are handed out in commit order.
         """
-        return self._timed_read(self._snapshot, name_key(user), since, limit)
+        return self._greetings.submit(self._snapshot, name_key(user), since, limit).get()
 
     def last_id(self):
         """The newest stored id (0 for none)."""
@@ -207,6 +211,11 @@ class Store:
             cls._sql(f"SELECT {COLUMNS} FROM messages WHERE id < :before AND {where} ORDER BY id DESC LIMIT :n"),
             {"me": me, "other": other, "before": before, "n": limit}).fetchall()
         return [Message(*row) for row in reversed(rows)]
+
+
+def _run_reads(conn, batch):
+    """Run a batch of reads one after another on one connection."""
+    return [operation(conn, *args) for operation, args in batch]
 
 
 def page(rows, limit):

@@ -23,6 +23,7 @@ from geventwebsocket.handler import WebSocketHandler
 from geventwebsocket.websocket import WebSocket
 
 from . import metrics, wsproto
+from .headers import RequestHeaders
 from .errors import ConnectionLost, ProtocolViolation, TransportError
 
 log = logging.getLogger(__name__)
@@ -356,6 +357,8 @@ def json_error_body(code, detail):
 
 class ChatHandler(WebSocketHandler):
     """gevent's WSGI handler with a strict handshake and an application-driven accept."""
+
+    MessageClass = RequestHeaders  # headers read without the email parser
 
     def get_environ(self):
         environ = super().get_environ()

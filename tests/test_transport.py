@@ -210,6 +210,26 @@ def test_bad_handshakes_get_a_json_error(echo, kwargs, status):
     assert "Traceback" not in echo.log()
 
 
+def _raw_request(server, header_lines):
+    """Send a GET of /healthz with these header lines; return the status code."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"".join(header_lines) + b"Connection: close\r\n\r\n")
+        return int(sock.recv(4096).split(b" ", 2)[1])
+
+
+@pytest.mark.parametrize("lines, status", [
+    ([b"X-Note: one\r\n", b" folded on\r\n"], 200),
+    ([b"X-Note: " + b"x" * 8000 + b"\r\n"], 200),
+    ([b"no colon here\r\n"], 400),
+    ([b"X-Note : space before the colon\r\n"], 400),
+    ([b"X-Note: " + b"x" * 70000 + b"\r\n"], 400),
+    ([b"X-Note: many\r\n"] * 101, 400),
+])
+def test_malformed_header_sections_get_400(echo, lines, status):
+    """Header lines are read strictly: what is not `name: value` within the limits is a 400."""
+    assert _raw_request(echo, lines) == status
+
+
 @pytest.mark.parametrize("origin, status", [
     (None, 101),
     ("http://127.0.0.1:{port}", 101),
