@@ -51,14 +51,18 @@ class Router:
     # -- connections ------------------------------------------------------
 
     def serve(self, user, ws, since=None):
-        """Run one accepted socket for `user` until it closes."""
+        """Greet one accepted socket for `user`, then take its frames as they come."""
         try:
             user = self.open(user, ws, since)
         except TooManyConnections as exc:
             ws.close(1008, str(exc))
             ws.receive()  # wait for the peer's close
             return
-        self._read_loop(user, ws)
+        # Frames are checked and queued for the commit in the order they came, then the
+        # next one is read while they commit: a connection keeps up to PIPELINE messages
+        # in flight, so one sender is not held to one message per fsync.
+        in_flight = BoundedSemaphore(PIPELINE)
+        ws.listen(lambda data: self._on_frame(user, ws, data, in_flight))
 
     def open(self, user, conn, since=None):
         """Register a connection (socket or event stream) and greet it; return the display name.
@@ -105,28 +109,19 @@ class Router:
             if message_id is None or message_id > last_id:
                 ws.send_frame(frame)
 
-    def _read_loop(self, user, ws):
-        # Frames are checked and queued for the commit in the order they came, then the
-        # next one is read while they commit: a connection keeps up to PIPELINE messages
-        # in flight, so one sender is not held to one message per fsync.
-        limit = self.settings.max_message_chars
-        in_flight = BoundedSemaphore(PIPELINE)
-        while True:
-            data = ws.receive()
-            if data is None:
-                return
-            if isinstance(data, bytes):
-                ws.close(1003, "binary frames are not supported")
-                continue
-            in_flight.acquire()
-            try:
-                message = protocol.parse_client_frame(data, limit)
-                queued = self._admit(user, message, ws)
-            except FrameRejected as exc:
-                in_flight.release()
-                self._refuse(ws, exc.code, exc.detail, exc.cid)
-                continue
-            gevent.spawn(self._finish, user, message, ws, queued, in_flight)
+    def _on_frame(self, user, ws, data, in_flight):
+        if isinstance(data, bytes):
+            ws.close(1003, "binary frames are not supported")
+            return
+        in_flight.acquire()
+        try:
+            message = protocol.parse_client_frame(data, self.settings.max_message_chars)
+            queued = self._admit(user, message, ws)
+        except FrameRejected as exc:
+            in_flight.release()
+            self._refuse(ws, exc.code, exc.detail, exc.cid)
+            return
+        gevent.spawn(self._finish, user, message, ws, queued, in_flight)
 
     def _finish(self, user, message, ws, queued, in_flight):
         try:

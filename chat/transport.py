@@ -17,6 +17,7 @@ from collections import deque
 from time import monotonic
 
 import gevent
+import gevent.socket
 import orjson
 from gevent.pywsgi import WSGIHandler
 from geventwebsocket.handler import WebSocketHandler
@@ -36,6 +37,8 @@ FRAGMENT_COST = 8
 # The kernel's send buffer autotunes up to 4 MiB a socket: a slow reader could pin
 # that much kernel memory, and hide from the queue limit. Linux doubles this value.
 SEND_BUFFER = 64 * 1024
+RECEIVE_SIZE = 65536
+LINGER = 1.0  # seconds a reader waits for more before it hands the socket back to the loop
 _PING = wsproto.encode_frame(wsproto.OP_PING, b"")
 _QUERY = re.compile(r"\?[^ ]*")  # "GET /ws/a?token=x HTTP/1.1" -> "GET /ws/a HTTP/1.1"
 
@@ -51,7 +54,7 @@ class ChatWebSocket(WebSocket):
 
     __slots__ = ("sock", "accepted", "close_code", "close_sent", "last_seen", "on_close",
                  "max_size", "max_queue", "_finished", "_dead", "_broken", "_queue", "_unsent", "_writer",
-                 "_pinged", "_close_timer", "_keepalive")
+                 "_pinged", "_close_timer", "_keepalive", "_inbox", "_on_message", "_watcher")
     transport = "ws"  # the label of its metrics
 
     def __init__(self, handler):  # pylint: disable=super-init-not-called
@@ -59,8 +62,9 @@ class ChatWebSocket(WebSocket):
         self.handler = handler
         self.environ = handler.environ
         self.stream = None
-        self.raw_read = handler.rfile.read
-        self.raw_write = None
+        self.raw_read = self.raw_write = None
+        self._inbox = bytearray()  # received, not yet read as frames
+        self._on_message = self._watcher = None
         self.sock = handler.socket
         self.accepted = self.closed = self.close_sent = self._finished = self._dead = self._broken = False
         self.close_code = None
@@ -85,6 +89,11 @@ class ChatWebSocket(WebSocket):
             ("Upgrade", "websocket"), ("Connection", "Upgrade"),
             ("Sec-WebSocket-Accept", base64.b64encode(digest).decode("ascii"))])
         self.handler.write(b"")
+        # From here on frames are read from the socket itself: first take whatever the
+        # handler's buffered reader already holds past the request.
+        self.sock.settimeout(0.0)
+        self._inbox += self.handler.rfile.read1(RECEIVE_SIZE) or b""
+        self.sock.settimeout(None)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
         self.accepted = True
         self.last_seen = monotonic()
@@ -120,10 +129,92 @@ class ChatWebSocket(WebSocket):
         self._finished = True
 
     def _read_exact(self, n):
-        data = self.raw_read(n)
-        if len(data) != n:
-            raise ConnectionLost("the peer went away")
+        inbox = self._inbox
+        while len(inbox) < n:
+            chunk = self.sock.recv(RECEIVE_SIZE)
+            if not chunk:
+                raise ConnectionLost("the peer went away")
+            inbox += chunk
+        data = bytes(inbox[:n])
+        del inbox[:n]
         return data
+
+    # -- listening: no greenlet while the peer is quiet ---------------------
+
+    def listen(self, on_message):
+        """Hand each message to `on_message` from a reader that exists only while data comes.
+
+        The handler's greenlet, request and buffers are let go once the view returns
+        (see ChatHandler): a quiet connection is then its socket, this object and an
+        I/O watcher, a fraction of a greenlet parked in a read.
+        """
+        self._on_message = on_message
+
+    @property
+    def listening(self):
+        """True once `listen` took the connection over from the handler."""
+        return self._on_message is not None
+
+    def adopt(self, sock):
+        """Take the socket over from the handler that is about to end; start reading."""
+        self.handler = self.environ = None
+        self.sock = sock
+        if self._inbox:  # frames that came with the request: the socket may never wake for them
+            gevent.spawn(self._read_while_busy)
+        else:
+            self._keep_reading()
+
+    def _keep_reading(self):
+        # Wait in the loop, not in a greenlet: the watcher wakes a reader when data comes.
+        if self._finished:
+            self._end()
+            return
+        if self._watcher is None:
+            self._watcher = gevent.get_hub().loop.io(self.sock.fileno(), 1)
+        self._watcher.start(self._wake)
+
+    def _wake(self):
+        self._watcher.stop()
+        gevent.spawn(self._read_while_busy)
+
+    def _read_while_busy(self):
+        """Read and hand on messages until the peer has been quiet for LINGER seconds."""
+        try:
+            while not self._finished:
+                if not self._inbox and not self._more_within(LINGER):
+                    break
+                message = self.receive()
+                if message is not None:
+                    self._on_message(message)
+        except Exception:  # pylint: disable=broad-except
+            log.exception("WebSocket reader failed")
+            self.close(1011, "internal error")
+        self._keep_reading()
+
+    def _more_within(self, seconds):
+        """Wait up to `seconds` for data; True when some came (or the peer hung up)."""
+        self.sock.settimeout(seconds)
+        try:
+            chunk = self.sock.recv(RECEIVE_SIZE)
+        except socket.timeout:
+            return False
+        except OSError:
+            self.abort()
+            return True
+        finally:
+            self.sock.settimeout(None)
+        if not chunk:
+            self.abort()
+        self._inbox += chunk
+        return True
+
+    def _end(self):
+        """The connection is over: close if nobody did, flush, cut, release the descriptor."""
+        finish(self)
+        if self._watcher is not None:
+            self._watcher.close()
+            self._watcher = None
+        self.sock.close()
 
     def _read_frame(self, budget):
         header = wsproto.parse_header(self._read_exact, budget)
@@ -231,6 +322,11 @@ class ChatWebSocket(WebSocket):
         finally:
             self._writer = None
 
+    @property
+    def writing(self):
+        """True while the writer greenlet has frames to send."""
+        return self._writer is not None
+
     def flush(self, timeout):
         """Wait up to `timeout` seconds for the writer to empty the queue."""
         writer = self._writer
@@ -335,6 +431,13 @@ class Keepalive:
                     log.exception("keepalive check failed")
 
 
+def finish(ws):
+    """End an accepted connection: close if the app did not, flush, then cut."""
+    ws.close(1000, "")
+    ws.flush(CLOSE_TIMEOUT)
+    ws.abort()
+
+
 def handshake_problem(environ):
     """Return (status, detail) when the request is a malformed WebSocket handshake."""
     if environ.get("SERVER_PROTOCOL") != "HTTP/1.1":
@@ -407,14 +510,24 @@ class ChatHandler(WebSocketHandler):
             if close is not None:
                 close()
             if ws.accepted:
-                self._finish(ws)
+                self.close_connection = True
+                if ws.listening and not ws.closed:
+                    self._hand_over(ws)
+                else:
+                    finish(ws)
 
-    def _finish(self, ws):
-        """End an accepted connection: close if the app did not, flush, then cut."""
-        self.close_connection = True
-        ws.close(1000, "")
-        ws.flush(CLOSE_TIMEOUT)
-        ws.abort()
+    def _hand_over(self, ws):
+        # The socket outlives this handler: detached, gevent's server cannot close it,
+        # and the greenlet, request and buffered reader go once the handler returns.
+        # The writer sends through the socket object being replaced: let it finish first.
+        while ws.writing and not ws.closed:
+            ws.flush(CLOSE_TIMEOUT)
+        if ws.closed:
+            finish(ws)
+            return
+        sock = self.socket
+        self.socket = None
+        ws.adopt(gevent.socket.socket(sock.family, sock.type, fileno=sock.detach()))
 
     def _start_response_until_upgrade(self, status, headers, exc_info=None):
         if self.websocket is not None and self.websocket.accepted:

@@ -283,10 +283,11 @@ def test_slow_consumer_is_closed_4001_and_leaves_at_once(start_server, clients):
     # leave, then read: the close frame follows the data already sent.
     offline = {"type": "presence", "user": "slow", "online": False}
     for batch in range(40):
-        for i in range(100):
-            sender.send(to_user="slow", msg=f"{batch}.{i} " + "x" * 3000)
-        for i in range(100):
-            sender.recv_type("message")
+        for ten in range(0, 100, 10):  # the sender reads its acks as it goes: it is no slow consumer
+            for i in range(ten, ten + 10):
+                sender.send(to_user="slow", msg=f"{batch}.{i} " + "x" * 3000)
+            for i in range(10):
+                sender.recv_type("message")
         try:
             if watcher.recv_until(lambda f: f == offline, wait=0.05):
                 break
@@ -303,3 +304,45 @@ def test_auth_refuses_missing_and_foreign_tokens(server):
         with pytest.raises(websocket.WebSocketBadStatusException) as info:
             server.connect("alice", token=token)
         assert info.value.status_code == status
+
+
+def test_a_connection_quiet_past_the_linger_still_talks(start_server, clients):
+    """A quiet socket is handed to the loop (no reader greenlet); data, pings and closes still wake it."""
+    srv = start_server(CHAT_AUTH="open")
+    ann = clients(srv.connect("ann_q", token=False))
+    ann.sync()
+    bob = clients(srv.connect("bob_q", token=False))
+    bob.sync()
+    time.sleep(1.5)  # past LINGER: both are parked
+    ann.send(to_user="bob_q", msg="after a pause", cid="p1")
+    assert ann.recv_type("message")["cid"] == "p1"
+    assert bob.recv_type("message")["msg"] == "after a pause"
+    time.sleep(1.5)
+    bob.ws.ping(b"still there?")
+    pong = bob.ws.recv_frame()
+    assert (pong.opcode, pong.data) == (websocket.ABNF.OPCODE_PONG, b"still there?")
+    time.sleep(1.5)
+    bob.ws.send_close(4000, "bye")
+    assert bob.close_frame() == (4000, "")
+
+
+def test_frames_sent_with_the_handshake_are_read(start_server):
+    """A client that sends a frame in the same packet as its upgrade request loses nothing."""
+    srv = start_server(CHAT_AUTH="open")
+    sock = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+    request = (f"GET /ws/eager HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+               "Sec-WebSocket-Version: 13\r\n\r\n").encode()
+    sock.sendall(request + frame(TEXT, json.dumps({"msg": "at once", "cid": "e1"}).encode()))
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    assert head.startswith(b"HTTP/1.1 101")
+    kinds = []
+    while "message" not in kinds:
+        opcode, payload = read_frame(sock)
+        assert opcode == TEXT
+        got = json.loads(payload)
+        kinds.append(got["type"])
+    assert kinds[0] == "hello" and "synced" in kinds and got["cid"] == "e1"
+    sock.close()
