@@ -7,6 +7,7 @@ monkey.patch_all()
 # pylint: disable=wrong-import-position
 import logging
 import signal
+import socket
 import sys
 
 import gevent
@@ -35,6 +36,10 @@ def serve():
     tune_garbage_collector()
     server = WSGIServer((settings.host, settings.port), app, handler_class=ChatHandler)
     server.start()
+    # Like gunicorn's listener: accepted sockets inherit TCP_NODELAY. Chat frames are small
+    # and each one is news; Nagle's algorithm would hold one back until the peer acknowledges
+    # the last, and the peer may delay that ACK by up to 40 ms.
+    server.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     print(f"chat: listening on http://{settings.host}:{server.server_port}", flush=True)
 
     def stop():

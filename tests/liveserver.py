@@ -1,5 +1,6 @@
 """Real server processes on free ports and real WebSocket clients, for tests and tools."""
 
+import ctypes
 import http.client
 import json
 import os
@@ -82,6 +83,24 @@ class Server:
                 return int(line.split()[1])
         raise RuntimeError("no VmRSS")
 
+    def socket_option(self, client, level, option):
+        """The server side's `option` on the TCP connection of `client` (a connected socket).
+
+        Borrows the server's descriptor with pidfd_getfd (Linux 5.6 and later).
+        """
+        port = client.getsockname()[1]
+        inode = _tcp_inode(remote_port=port)
+        for fd in os.listdir(f"/proc/{self.proc.pid}/fd"):
+            if os.readlink(f"/proc/{self.proc.pid}/fd/{fd}") == f"socket:[{inode}]":
+                pidfd = os.pidfd_open(self.proc.pid)
+                try:
+                    borrowed = _pidfd_getfd(pidfd, int(fd))
+                finally:
+                    os.close(pidfd)
+                with socket.socket(fileno=borrowed) as sock:
+                    return sock.getsockopt(level, option)
+        raise LookupError(f"the server holds no socket connected to port {port}")
+
     def request(self, method, path, body=None, headers=None, raw=None):
         """An HTTP request with a JSON `body` (or `raw` bytes); returns (status, parsed JSON or text, headers)."""
         data = json.dumps(body).encode() if body is not None else raw
@@ -115,6 +134,23 @@ class Server:
         if query:
             path += "?" + urllib.parse.urlencode(query)
         return Client(self.ws_url + path, **options)
+
+
+def _tcp_inode(remote_port):
+    """The inode of the IPv4 TCP socket whose peer is 127.0.0.1:`remote_port`."""
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[2] == f"0100007F:{remote_port:04X}":
+            return fields[9]
+    raise LookupError(f"no TCP socket with the peer port {remote_port}")
+
+
+def _pidfd_getfd(pidfd, fd):
+    syscall = ctypes.CDLL(None, use_errno=True).syscall
+    borrowed = syscall(438, pidfd, fd, 0)  # SYS_pidfd_getfd on x86-64 and arm64
+    if borrowed < 0:
+        raise OSError(ctypes.get_errno(), "pidfd_getfd failed")
+    return borrowed
 
 
 def _parse(raw):

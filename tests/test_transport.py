@@ -44,6 +44,15 @@ def test_a_2gib_header_closes_1009_without_growing_memory(echo):
     assert echo.rss_kb() - before < 20_000
 
 
+def test_frames_go_out_without_waiting_for_the_peers_ack(echo):
+    """TCP_NODELAY on accepted sockets: otherwise a small frame sent while the previous one
+    is unacknowledged waits for the peer's delayed ACK, up to 40 ms."""
+    sock = opened(echo)
+    sock.sendall(frame(TEXT, b"hi"))
+    assert read_frame(sock) == (TEXT, b"hi")  # the server has the socket past its handshake
+    assert echo.socket_option(sock, socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+
+
 def test_a_frame_just_over_the_limit_closes_1009(echo):
     """64 KiB + 1 announced: 1009, decided before the payload is read."""
     sock = opened(echo)
