@@ -3,6 +3,7 @@
 Nothing here touches a socket; the transport and the router call these.
 """
 
+import functools
 import math
 import time
 import unicodedata
@@ -25,6 +26,12 @@ def normalize_name(raw):
     """
     if not isinstance(raw, str):
         return None
+    # Every direct message names its recipient: answers for name-sized strings are kept.
+    # Longer ones, never valid, are checked afresh: junk cannot make the cache big.
+    return _normalize_name(raw) if len(raw) <= _CACHED_NAME else _check_name(raw)
+
+
+def _check_name(raw):
     name = unicodedata.normalize("NFC", raw)
     if not 1 <= len(name) <= MAX_NAME:
         return None
@@ -34,11 +41,16 @@ def normalize_name(raw):
     return name
 
 
+_CACHED_NAME = 4 * MAX_NAME
+_normalize_name = functools.lru_cache(maxsize=8192)(_check_name)
+
+
 def _is_letter_or_digit(ch):
     category = unicodedata.category(ch)
     return category[0] == "L" or category == "Nd"
 
 
+@functools.lru_cache(maxsize=8192)  # called several times for every message
 def name_key(name):
     """The identity of a (normalized) name: names differing only in case are one user."""
     return unicodedata.normalize("NFC", name.casefold())
@@ -121,7 +133,12 @@ def utc_timestamp(seconds):
     micro = round(fraction * 1_000_000)  # rounded as datetime.fromtimestamp rounds
     if micro >= 1_000_000:
         whole, micro = whole + 1, micro - 1_000_000
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{micro // 1000:03d}Z"
+    return _utc_second(int(whole)) + f".{micro // 1000:03d}Z"
+
+
+@functools.lru_cache(maxsize=64)  # messages come many to the second
+def _utc_second(whole):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
 
 
 def encode(frame):

@@ -13,7 +13,7 @@ import gevent
 from gevent.lock import BoundedSemaphore
 
 from . import metrics, protocol, wsproto
-from .errors import FrameRejected, StoreUnavailable, TooManyConnections
+from .errors import FrameRejected, TooManyConnections
 from .limits import TokenBuckets
 from .tail import Tail
 
@@ -45,6 +45,10 @@ class Router:
         # One bucket per user, shared by all of the user's connections here.
         self._rate = TokenBuckets(settings.rate_per_second, settings.rate_burst)
         self._tail = Tail(store, self._deliver_message)
+        self._unpublished = 0  # messages stored here since the last "look" event went out
+        self._newest = 0
+        self._publishing = False
+        self._messages_in = {True: metrics.MESSAGES_IN.labels("group"), False: metrics.MESSAGES_IN.labels("direct")}
         broker.subscribe(self.deliver, self._resume)
         presence.watch(self._gone)
 
@@ -116,21 +120,10 @@ class Router:
         in_flight.acquire()
         try:
             message = protocol.parse_client_frame(data, self.settings.max_message_chars)
-            queued = self._admit(user, message, ws)
+            self._admit(user, message, ws, _Stored(self, user, message, ws, in_flight))
         except FrameRejected as exc:
             in_flight.release()
             self._refuse(ws, exc.code, exc.detail, exc.cid)
-            return
-        gevent.spawn(self._finish, user, message, ws, queued, in_flight)
-
-    def _finish(self, user, message, ws, queued, in_flight):
-        try:
-            self._settle(user, message, ws, *queued)
-        except StoreUnavailable as exc:
-            log.error("message from %s not stored: %s", user, exc)
-            self._refuse(ws, "storage_failed", STORAGE_FAILED, message.cid)
-        finally:
-            in_flight.release()
 
     @staticmethod
     def _refuse(ws, code, detail, cid):
@@ -169,10 +162,20 @@ class Router:
         Raises FrameRejected past the user's rate or for an unknown recipient.
         Returns (stored record, created): not created when the cid was seen before.
         """
-        return self._settle(user, message, origin, *self._admit(user, message, origin))
+        ack, queued = self._admit(user, message, origin)
+        try:
+            record, created = queued.get()
+        except BaseException:
+            self._acks.pop(ack, None)
+            raise
+        self._stored(message, origin, ack, record, created)
+        return record, created
 
-    def _admit(self, user, message, origin):
-        """Check the rate and the recipient, then queue the write: (ack key, queued write)."""
+    def _admit(self, user, message, origin, outcome=None):
+        """Check the rate and the recipient, then queue the write: (ack key, where its outcome goes).
+
+        `outcome` is as for Store.queue_message.
+        """
         if not self._rate.take(protocol.name_key(user)):
             raise FrameRejected("rate_limited", f"at most {self.settings.rate_per_second:g} messages a second; "
                                 "slow down", message.cid)
@@ -181,33 +184,44 @@ class Router:
             to_user = self.store.display_name(message.to_user)
             if to_user is None:
                 raise FrameRejected("unknown_user", f"nobody called {message.to_user} has logged in", message.cid)
-        ack = (protocol.name_key(user), message.cid) if origin is not None and message.cid is not None else None
+        ack = _ack_key(user, message, origin)
         if ack:
             self._acks[ack] = origin  # before the commit: the tail may deliver right after it
-        return ack, self.store.queue_message(user, to_user, message.msg, message.cid)
+        return ack, self.store.queue_message(user, to_user, message.msg, message.cid, outcome)
 
-    def _settle(self, user, message, origin, ack, queued):
-        """Wait for the commit, then publish a new message or acknowledge a repeated one."""
-        try:
-            record, created = queued.get()
-        except BaseException:
-            self._acks.pop(ack, None)
-            raise
+    def _stored(self, message, origin, ack, record, created):
+        """The commit is done: publish a new message, or acknowledge a repeated one. Never blocks."""
         if created:
-            metrics.MESSAGES_IN.labels("group" if record.to_user is None else "direct").inc()
-            delivered_here = self._tail.offer(record, message.cid)
-            if delivered_here and not self.broker.shared:
-                metrics.MESSAGES_OUT.inc()  # the only process there is has it
-            elif self.broker.publish({"kind": "message", "id": record.id}):
-                metrics.MESSAGES_OUT.inc()
+            self._messages_in[record.to_user is None].inc()
+            if not self._tail.offer(record, message.cid) or self.broker.shared:
+                self._publish(record.id)
             else:
-                self._tail.poke()  # no broker: this process still delivers, others poll
+                metrics.MESSAGES_OUT.inc()  # the only process there is has it
         elif ack:
             # Stored before: the tail delivered it then, so acknowledge here.
             self._acks.pop(ack, None)
             origin.send_json(protocol.message(record, message.cid))
             metrics.DELIVERIES.inc()
-        return record, created
+
+    def _publish(self, message_id):
+        # An event only says "look": one covers every message committed while the one before
+        # was on its way, and a round trip to Redis never holds up the commit's greenlet.
+        self._unpublished += 1
+        self._newest = message_id
+        if not self._publishing:
+            self._publishing = True
+            gevent.spawn(self._publish_loop)
+
+    def _publish_loop(self):
+        try:
+            while self._unpublished:
+                count, self._unpublished = self._unpublished, 0
+                if self.broker.publish({"kind": "message", "id": self._newest}):
+                    metrics.MESSAGES_OUT.inc(count)
+                else:
+                    self._tail.poke()  # no broker: this process still delivers, others poll
+        finally:
+            self._publishing = False
 
     # -- delivery ---------------------------------------------------------
 
@@ -231,18 +245,18 @@ class Router:
         frame = wsproto.text_frame(protocol.encode(fields))
         if waiting is not None:
             waiting.send_json({**fields, "cid": cid})
-            metrics.DELIVERIES.inc()
-        self._send_to(self._audience(record), frame, waiting, record.id)
+        self._send_to(self._audience(record), frame, waiting, record.id, counted=int(waiting is not None))
 
     def _audience(self, record):
         if record.to_user is None:
             return self.registry.all_sockets()
         return set(self.registry.sockets_of(record.from_user)) | set(self.registry.sockets_of(record.to_user))
 
-    def _send_to(self, sockets, frame, skip=None, message_id=None):
-        # One encoded frame, the same bytes to every socket.
+    def _send_to(self, sockets, frame, skip=None, message_id=None, counted=0):
+        # One encoded frame, the same bytes to every socket. Deliveries of a message (with
+        # `counted` already made) are counted once: a metric costs a lock.
         held, floor = self._held, self._floor
-        sent = 0
+        sent = counted
         for ws in sockets:
             if ws is skip:
                 continue
@@ -266,3 +280,32 @@ class Router:
         """Close every local socket (a restart: clients reconnect with `since`)."""
         for ws in self.registry.all_sockets():
             ws.close(code, reason)
+
+
+def _ack_key(user, message, origin):
+    """What the connection `origin` waits on for its acknowledgement; None when it waits on nothing."""
+    return (protocol.name_key(user), message.cid) if origin is not None and message.cid is not None else None
+
+
+class _Stored:  # pylint: disable=protected-access  (the router's own part)
+    """Where the commit reports one message from a socket, on the commit's greenlet: no
+    greenlet of its own waits for each message."""
+
+    __slots__ = ("router", "user", "message", "ws", "in_flight")
+
+    def __init__(self, router, user, message, ws, in_flight):
+        self.router, self.user, self.message, self.ws, self.in_flight = router, user, message, ws, in_flight
+
+    def set(self, outcome):
+        """Stored (or found stored before): `outcome` is (record, created)."""
+        try:
+            self.router._stored(self.message, self.ws, _ack_key(self.user, self.message, self.ws), *outcome)
+        finally:
+            self.in_flight.release()
+
+    def set_exception(self, exc):
+        """Not stored: the sender hears so and may send again."""
+        log.error("message from %s not stored: %s", self.user, exc)
+        self.router._acks.pop(_ack_key(self.user, self.message, self.ws), None)
+        self.router._refuse(self.ws, "storage_failed", STORAGE_FAILED, self.message.cid)
+        self.in_flight.release()

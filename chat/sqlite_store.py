@@ -124,15 +124,19 @@ class SqliteStore(Store):
     @staticmethod
     def _insert_message(conn, from_user, to_user, msg, cid, ts):
         from_key = name_key(from_user)
-        if cid is not None:
+        to_key = name_key(to_user) if to_user is not None else None
+        try:
+            cursor = conn.execute(
+                "INSERT INTO messages (from_key, from_user, to_key, to_user, msg, ts, cid) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (from_key, from_user, to_key, to_user, msg, ts, cid))
+        except sqlite3.IntegrityError:
+            # A repeated cid, the rare case, looked up only then. The failed statement alone
+            # is undone: the transaction goes on, and no id is used up (ON CONFLICT would).
             row = conn.execute(f"SELECT {COLUMNS} FROM messages WHERE from_key = ? AND cid = ?",
                                (from_key, cid)).fetchone()
-            if row:
-                return Message(*row), False
-        to_key = name_key(to_user) if to_user is not None else None
-        cursor = conn.execute(
-            "INSERT INTO messages (from_key, from_user, to_key, to_user, msg, ts, cid) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (from_key, from_user, to_key, to_user, msg, ts, cid))
+            if row is None:
+                raise
+            return Message(*row), False
         return Message(cursor.lastrowid, from_user, to_user, msg, ts), True
 
     @staticmethod

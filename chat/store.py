@@ -5,6 +5,7 @@ database operations as static methods taking a connection first; this class
 turns them into the public API the router and the views use.
 """
 
+import logging
 import time
 
 import gevent
@@ -13,6 +14,8 @@ from gevent.event import AsyncResult
 from . import metrics
 from .errors import StoreUnavailable
 from .protocol import Message, name_key
+
+log = logging.getLogger(__name__)
 
 COLUMNS = "id, from_user, to_user, msg, ts"
 VISIBLE = "(to_key IS NULL OR to_key = :me OR from_key = :me)"
@@ -32,17 +35,19 @@ class GroupCommit:
         self._pending = []
         self._committing = False
 
-    def submit(self, operation, *args):
-        """Queue `operation(conn, *args)` for the next commit; return an AsyncResult of its outcome.
+    def submit(self, operation, *args, outcome=None):
+        """Queue `operation(conn, *args)` for the next commit; return where its outcome goes.
 
-        Operations commit in the order they were submitted.
+        `outcome` has `set(result)` and `set_exception(exc)`, called on a greenlet of the
+        commit's own, in the order the operations were submitted; they must not block.
+        By default it is a new AsyncResult to wait on.
         """
-        result = AsyncResult()
-        self._pending.append((operation, args, result))
+        outcome = AsyncResult() if outcome is None else outcome
+        self._pending.append((operation, args, outcome))
         if not self._committing:
             self._committing = True
             gevent.spawn(self._commit_loop)
-        return result
+        return outcome
 
     def _commit_loop(self):
         try:
@@ -54,13 +59,22 @@ class GroupCommit:
                 except Exception as exc:  # every waiter must hear back, whatever broke
                     outcomes = [StoreUnavailable(f"the database failed: {exc}")] * len(batch)
                 metrics.STORE_SECONDS.labels(self._op).observe(time.perf_counter() - started)
-                for (_, _, result), outcome in zip(batch, outcomes):
-                    if isinstance(outcome, BaseException):
-                        result.set_exception(outcome)
-                    else:
-                        result.set(outcome)
+                # Reported on a greenlet of their own, so the next batch starts committing
+                # while this one's waiters act on theirs.
+                gevent.spawn(_report, batch, outcomes)
         finally:
             self._committing = False
+
+
+def _report(batch, outcomes):
+    for (_, _, outcome), result in zip(batch, outcomes):
+        try:
+            if isinstance(result, BaseException):
+                outcome.set_exception(result)
+            else:
+                outcome.set(result)
+        except Exception:  # pylint: disable=broad-except
+            log.exception("acting on a stored outcome failed")
 
 
 class Store:
@@ -121,12 +135,14 @@ class Store:
         """Store a message durably; return (message, created). A repeated cid returns the original."""
         return self.queue_message(from_user, to_user, msg, cid).get()
 
-    def queue_message(self, from_user, to_user, msg, cid=None):
-        """Queue a message for the next commit without waiting: an AsyncResult of (message, created).
+    def queue_message(self, from_user, to_user, msg, cid=None, outcome=None):
+        """Queue a message for the next commit without waiting; (message, created) goes to
+        `outcome` (see GroupCommit.submit), by default a new AsyncResult, which is returned.
 
         Messages queued one after another get ids in that order.
         """
-        return self._commits.submit(self._insert_message, from_user, to_user, msg, cid, time.time())
+        return self._commits.submit(self._insert_message, from_user, to_user, msg, cid, time.time(),
+                                    outcome=outcome)
 
     def snapshot(self, user, since, limit):
         """(last_id, messages, truncated) read in one transaction, for a connection's backlog.
