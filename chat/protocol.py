@@ -141,6 +141,11 @@ def _utc_second(whole):
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
 
 
+def acknowledgement(encoded, cid):
+    """The sender's copy of an encoded `message` frame: the same with its `cid` added."""
+    return b"".join((encoded[:-1], b',"cid":', orjson.dumps(cid), b"}"))
+
+
 def encode(frame):
     """Serialize a server frame (a dict) to UTF-8 JSON bytes."""
     return orjson.dumps(frame)

@@ -241,10 +241,10 @@ class Router:
     def _deliver_message(self, record, cid):
         """The tail's next message: to its audience here, with the cid to the connection that sent it."""
         waiting = self._acks.pop((protocol.name_key(record.from_user), cid), None) if cid is not None else None
-        fields = protocol.message(record)
-        frame = wsproto.text_frame(protocol.encode(fields))
+        encoded = protocol.encode(protocol.message(record))
+        frame = wsproto.text_frame(encoded)
         if waiting is not None:
-            waiting.send_json({**fields, "cid": cid})
+            waiting.send_frame(wsproto.text_frame(protocol.acknowledgement(encoded, cid)))
         self._send_to(self._audience(record), frame, waiting, record.id, counted=int(waiting is not None))
 
     def _audience(self, record):

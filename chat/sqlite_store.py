@@ -49,6 +49,7 @@ def _connect(path):
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")  # an acknowledgement survives power loss too
     conn.execute("PRAGMA busy_timeout=10000")
+    conn.execute("PRAGMA wal_autocheckpoint=10000")
     return conn
 
 
