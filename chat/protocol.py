@@ -27,7 +27,7 @@ def normalize_name(raw):
     if not isinstance(raw, str):
         return None
     # Every direct message names its recipient: answers for name-sized strings are kept.
-    # Longer ones, never valid, are checked afresh: junk cannot make the cache big.
+    # Longer strings are checked afresh each time, so junk cannot make the cache big.
     return _normalize_name(raw) if len(raw) <= _CACHED_NAME else _check_name(raw)
 
 

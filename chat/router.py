@@ -190,7 +190,7 @@ class Router:
         return ack, self.store.queue_message(user, to_user, message.msg, message.cid, outcome)
 
     def _stored(self, message, origin, ack, record, created):
-        """The commit is done: publish a new message, or acknowledge a repeated one. Never blocks."""
+        """The commit is done: publish a new message, or acknowledge a repeated one."""
         if created:
             self._messages_in[record.to_user is None].inc()
             if not self._tail.offer(record, message.cid) or self.broker.shared:
@@ -207,7 +207,7 @@ class Router:
         # An event only says "look": one covers every message committed while the one before
         # was on its way, and a round trip to Redis never holds up the commit's greenlet.
         self._unpublished += 1
-        self._newest = message_id
+        self._newest = max(self._newest, message_id)
         if not self._publishing:
             self._publishing = True
             gevent.spawn(self._publish_loop)

@@ -39,8 +39,8 @@ class GroupCommit:
         """Queue `operation(conn, *args)` for the next commit; return where its outcome goes.
 
         `outcome` has `set(result)` and `set_exception(exc)`, called on a greenlet of the
-        commit's own, in the order the operations were submitted; they must not block.
-        By default it is a new AsyncResult to wait on.
+        commit's own, in the order the operations were submitted: they should not wait, or
+        the outcomes after theirs wait too. By default it is a new AsyncResult to wait on.
         """
         outcome = AsyncResult() if outcome is None else outcome
         self._pending.append((operation, args, outcome))
