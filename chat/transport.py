@@ -47,14 +47,15 @@ class ChatWebSocket(WebSocket):
     """One accepted (or about to be accepted) WebSocket connection.
 
     Reading happens in the handler's greenlet through `receive()`. Writing is
-    serialized: a frame goes straight to the kernel with a non-blocking send
-    when nothing is queued, otherwise it waits in the queue that a single
-    writer greenlet drains. Nothing ever writes the socket concurrently.
+    serialized: frames wait in one queue; at the end of the loop turn (see
+    _Outbox) they go to the kernel in one non-blocking send, and what the
+    kernel does not take a single writer greenlet drains. Nothing ever writes
+    the socket concurrently.
     """
 
     __slots__ = ("sock", "accepted", "close_code", "close_sent", "last_seen", "on_close",
                  "max_size", "max_queue", "_finished", "_dead", "_broken", "_queue", "_unsent", "_writer",
-                 "_pinged", "_close_timer", "_keepalive", "_inbox", "_on_message", "_watcher")
+                 "_pinged", "_close_timer", "_keepalive", "_inbox", "_on_message", "_watcher", "_due")
     transport = "ws"  # the label of its metrics
 
     def __init__(self, handler):  # pylint: disable=super-init-not-called
@@ -67,6 +68,7 @@ class ChatWebSocket(WebSocket):
         self._on_message = self._watcher = None
         self.sock = handler.socket
         self.accepted = self.closed = self.close_sent = self._finished = self._dead = self._broken = False
+        self._due = False  # in the outbox: its queue goes out at the end of this loop turn
         self.close_code = None
         self.on_close = None
         self.max_size = self.max_queue = 0
@@ -169,9 +171,7 @@ class ChatWebSocket(WebSocket):
         if self._finished:
             self._end()
             return
-        if self._watcher is None:
-            self._watcher = gevent.get_hub().loop.io(self.sock.fileno(), 1)
-        self._watcher.start(self._wake)
+        self._read_watcher().start(self._wake)
 
     def _wake(self):
         self._watcher.stop()
@@ -193,20 +193,25 @@ class ChatWebSocket(WebSocket):
 
     def _more_within(self, seconds):
         """Wait up to `seconds` for data; True when some came (or the peer hung up)."""
-        self.sock.settimeout(seconds)
+        # Wait, then read: a read that finds nothing costs a system call and an exception.
         try:
-            chunk = self.sock.recv(RECEIVE_SIZE)
+            gevent.socket.wait(self._read_watcher(), timeout=seconds)
         except socket.timeout:
             return False
+        try:
+            chunk = self.sock.recv(RECEIVE_SIZE)
         except OSError:
             self.abort()
             return True
-        finally:
-            self.sock.settimeout(None)
         if not chunk:
             self.abort()
         self._inbox += chunk
         return True
+
+    def _read_watcher(self):
+        if self._watcher is None:
+            self._watcher = gevent.get_hub().loop.io(self.sock.fileno(), 1)
+        return self._watcher
 
     def _end(self):
         """The connection is over: close if nobody did, flush, cut, release the descriptor."""
@@ -293,20 +298,34 @@ class ChatWebSocket(WebSocket):
     def _push(self, frame):
         if self._dead or self._broken:
             return
-        if self._writer is None and not self._queue:
-            try:
-                sent = self.sock.send(frame, 0, 0.0)  # non-blocking: never yields
-            except BlockingIOError:
-                sent = 0
-            except OSError:
-                self._break()
-                return
-            if sent == len(frame):
-                return
-            frame = frame[sent:]
         self._queue.append(frame)
         self._unsent += len(frame)
-        if self._writer is None:
+        if self._writer is not None:
+            return  # the writer sends it after what came before
+        if self._unsent >= SEND_BUFFER:
+            self._send_due()  # a burst (a backlog) goes now: it would fill the buffer anyway
+        elif not self._due:
+            self._due = True
+            _OUTBOX.add(self)
+
+    def _send_due(self):
+        """Send what is queued in one non-blocking call; a writer greenlet takes any rest."""
+        self._due = False
+        if self._writer is not None or not self._queue or self._dead or self._broken:
+            return
+        data = self._queue[0] if len(self._queue) == 1 else b"".join(self._queue)
+        self._queue.clear()
+        try:
+            sent = self.sock.send(data, 0, 0.0)  # non-blocking: never yields
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            self._unsent = 0
+            self._break()
+            return
+        self._unsent -= sent
+        if sent < len(data):
+            self._queue.append(data[sent:])
             self._writer = gevent.spawn(self._drain)
 
     def _drain(self):
@@ -324,11 +343,12 @@ class ChatWebSocket(WebSocket):
 
     @property
     def writing(self):
-        """True while the writer greenlet has frames to send."""
-        return self._writer is not None
+        """True while frames wait to be sent."""
+        return self._writer is not None or bool(self._queue)
 
     def flush(self, timeout):
-        """Wait up to `timeout` seconds for the writer to empty the queue."""
+        """Send what is due now, then wait up to `timeout` seconds for the writer to empty the queue."""
+        self._send_due()
         writer = self._writer
         if writer is not None:
             writer.join(timeout)
@@ -398,6 +418,35 @@ class ChatWebSocket(WebSocket):
         elif silent >= ping_interval and now - self._pinged >= ping_interval:
             self._pinged = now
             self._push(_PING)
+
+
+class _Outbox:
+    """Connections written to during this turn of the loop: each sends its frames in one
+    call when the turn ends. Frames for one socket (an acknowledgement, deliveries,
+    presence) then share a system call and a packet, though TCP_NODELAY is on."""
+
+    def __init__(self):
+        self._due = []
+        self._scheduled = False
+
+    def add(self, ws):
+        """Send `ws`'s queue once the greenlets running now have had their turn."""
+        self._due.append(ws)
+        if not self._scheduled:
+            self._scheduled = True
+            gevent.get_hub().loop.run_callback(self._send)
+
+    def _send(self):
+        due, self._due = self._due, []
+        self._scheduled = False
+        for ws in due:
+            try:
+                ws._send_due()  # pylint: disable=protected-access
+            except Exception:  # one socket must not keep the others' frames back
+                log.exception("sending to a WebSocket failed")
+
+
+_OUTBOX = _Outbox()
 
 
 class Keepalive:

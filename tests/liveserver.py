@@ -83,8 +83,9 @@ class Server:
                 return int(line.split()[1])
         raise RuntimeError("no VmRSS")
 
-    def socket_option(self, client, level, option):
-        """The server side's `option` on the TCP connection of `client` (a connected socket).
+    def socket_option(self, client, level, option, size=None):
+        """The server side's `option` on the TCP connection of `client` (a connected socket):
+        an int, or `size` bytes when given.
 
         Borrows the server's descriptor with pidfd_getfd (Linux 5.6 and later).
         """
@@ -98,7 +99,7 @@ class Server:
                 finally:
                     os.close(pidfd)
                 with socket.socket(fileno=borrowed) as sock:
-                    return sock.getsockopt(level, option)
+                    return sock.getsockopt(level, option) if size is None else sock.getsockopt(level, option, size)
         raise LookupError(f"the server holds no socket connected to port {port}")
 
     def request(self, method, path, body=None, headers=None, raw=None):

@@ -53,6 +53,17 @@ def test_frames_go_out_without_waiting_for_the_peers_ack(echo):
     assert echo.socket_option(sock, socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
 
 
+def test_frames_of_one_loop_turn_share_a_send(echo):
+    """Twenty echoes made in one turn of the server's loop go out in one send, so in one
+    TCP segment: not twenty, as they would with TCP_NODELAY and a send per frame."""
+    sock = opened(echo)
+    sock.sendall(b"".join(frame(TEXT, b"%d" % i) for i in range(20)))
+    assert [read_frame(sock) for _ in range(20)] == [(TEXT, b"%d" % i) for i in range(20)]
+    info = echo.socket_option(sock, socket.IPPROTO_TCP, socket.TCP_INFO, 232)
+    data_segments_out = struct.unpack_from("I", info, 156)[0]  # tcpi_data_segs_out (Linux 4.6)
+    assert 2 <= data_segments_out <= 4  # the 101 response, then the echoes (in one or a few reads)
+
+
 def test_a_frame_just_over_the_limit_closes_1009(echo):
     """64 KiB + 1 announced: 1009, decided before the payload is read."""
     sock = opened(echo)
