@@ -102,7 +102,7 @@ class Router:
             ws.send_frame(wsproto.text_frame(protocol.hello(user, self.presence.online_json(), last_id)))
             for record in records:
                 ws.send_json(protocol.message(record))
-            metrics.DELIVERIES.inc(len(records))
+            metrics.count(metrics.DELIVERIES, len(records))
             # Without `since` the last 50 are a courtesy, not a cut: never "truncated".
             ws.send_json(protocol.synced(last_id, truncated and since is not None))
         finally:
@@ -192,16 +192,16 @@ class Router:
     def _stored(self, message, origin, ack, record, created):
         """The commit is done: publish a new message, or acknowledge a repeated one."""
         if created:
-            self._messages_in[record.to_user is None].inc()
+            metrics.count(self._messages_in[record.to_user is None])
             if not self._tail.offer(record, message.cid) or self.broker.shared:
                 self._publish(record.id)
             else:
-                metrics.MESSAGES_OUT.inc()  # the only process there is has it
+                metrics.count(metrics.MESSAGES_OUT)  # the only process there is has it
         elif ack:
             # Stored before: the tail delivered it then, so acknowledge here.
             self._acks.pop(ack, None)
             origin.send_json(protocol.message(record, message.cid))
-            metrics.DELIVERIES.inc()
+            metrics.count(metrics.DELIVERIES)
 
     def _publish(self, message_id):
         # An event only says "look": one covers every message committed while the one before
@@ -217,7 +217,7 @@ class Router:
             while self._unpublished:
                 count, self._unpublished = self._unpublished, 0
                 if self.broker.publish({"kind": "message", "id": self._newest}):
-                    metrics.MESSAGES_OUT.inc(count)
+                    metrics.count(metrics.MESSAGES_OUT, count)
                 else:
                     self._tail.poke()  # no broker: this process still delivers, others poll
         finally:
@@ -250,11 +250,14 @@ class Router:
     def _audience(self, record):
         if record.to_user is None:
             return self.registry.all_sockets()
-        return set(self.registry.sockets_of(record.from_user)) | set(self.registry.sockets_of(record.to_user))
+        senders = self.registry.sockets_of(record.from_user)
+        if protocol.name_key(record.to_user) == protocol.name_key(record.from_user):
+            return senders  # a note to oneself
+        return senders + self.registry.sockets_of(record.to_user)
 
     def _send_to(self, sockets, frame, skip=None, message_id=None, counted=0):
         # One encoded frame, the same bytes to every socket. Deliveries of a message (with
-        # `counted` already made) are counted once: a metric costs a lock.
+        # `counted` already made) are counted once.
         held, floor = self._held, self._floor
         sent = counted
         for ws in sockets:
@@ -266,7 +269,7 @@ class Router:
                 ws.send_frame(frame)
                 sent += 1
         if message_id is not None:
-            metrics.DELIVERIES.inc(sent)
+            metrics.count(metrics.DELIVERIES, sent)
 
     def online(self):
         """Display names of everyone online, on every worker and host."""

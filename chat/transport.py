@@ -179,9 +179,10 @@ class ChatWebSocket(WebSocket):
 
     def _read_while_busy(self):
         """Read and hand on messages until the peer has been quiet for LINGER seconds."""
+        linger = gevent.Timeout(LINGER)  # one timer for every wait of this busy spell
         try:
             while not self._finished:
-                if not self._inbox and not self._more_within(LINGER):
+                if not self._inbox and not self._more_within(linger):
                     break
                 message = self.receive()
                 if message is not None:
@@ -189,15 +190,22 @@ class ChatWebSocket(WebSocket):
         except Exception:  # pylint: disable=broad-except
             log.exception("WebSocket reader failed")
             self.close(1011, "internal error")
+        finally:
+            linger.close()
         self._keep_reading()
 
-    def _more_within(self, seconds):
-        """Wait up to `seconds` for data; True when some came (or the peer hung up)."""
+    def _more_within(self, linger):
+        """Wait up to the `linger` timeout for data; True when some came (or the peer hung up)."""
         # Wait, then read: a read that finds nothing costs a system call and an exception.
+        linger.start()
         try:
-            gevent.socket.wait(self._read_watcher(), timeout=seconds)
-        except socket.timeout:
+            gevent.get_hub().wait(self._read_watcher())
+        except gevent.Timeout as exc:
+            if exc is not linger:
+                raise
             return False
+        finally:
+            linger.cancel()
         try:
             chunk = self.sock.recv(RECEIVE_SIZE)
         except OSError:
