@@ -7,9 +7,10 @@ and /metrics adds them up, whichever worker answers. `python wsgi.py` keeps them
 
 import os
 
-import gevent
 from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram,
                                generate_latest, multiprocess)
+
+from .turns import EndOfTurn
 
 _DIR = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -34,18 +35,15 @@ class _Tally:
 
     def __init__(self):
         self._counts = {}
-        self._scheduled = False
+        self._turn = EndOfTurn(self._flush)
 
     def add(self, counter, amount=1):
         """Add `amount` to `counter` at the end of this loop turn."""
         self._counts[counter] = self._counts.get(counter, 0) + amount
-        if not self._scheduled:
-            self._scheduled = True
-            gevent.get_hub().loop.run_callback(self._flush)
+        self._turn.soon()
 
     def _flush(self):
         counts, self._counts = self._counts, {}
-        self._scheduled = False
         for counter, amount in counts.items():
             counter.inc(amount)
 

@@ -26,6 +26,7 @@ from geventwebsocket.websocket import WebSocket
 from . import metrics, wsproto
 from .headers import RequestHeaders
 from .errors import ConnectionLost, ProtocolViolation, TransportError
+from .turns import EndOfTurn
 
 log = logging.getLogger(__name__)
 
@@ -435,18 +436,15 @@ class _Outbox:
 
     def __init__(self):
         self._due = []
-        self._scheduled = False
+        self._turn = EndOfTurn(self._send)
 
     def add(self, ws):
         """Send `ws`'s queue once the greenlets running now have had their turn."""
         self._due.append(ws)
-        if not self._scheduled:
-            self._scheduled = True
-            gevent.get_hub().loop.run_callback(self._send)
+        self._turn.soon()
 
     def _send(self):
         due, self._due = self._due, []
-        self._scheduled = False
         for ws in due:
             try:
                 ws._send_due()  # pylint: disable=protected-access
