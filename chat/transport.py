@@ -322,8 +322,7 @@ class ChatWebSocket(WebSocket):
         self._due = False
         if self._writer is not None or not self._queue or self._dead or self._broken:
             return
-        data = self._queue[0] if len(self._queue) == 1 else b"".join(self._queue)
-        self._queue.clear()
+        data = self._take_queue()
         try:
             sent = self.sock.send(data, 0, 0.0)  # non-blocking: never yields
         except BlockingIOError:
@@ -337,12 +336,18 @@ class ChatWebSocket(WebSocket):
             self._queue.append(data[sent:])
             self._writer = gevent.spawn(self._drain)
 
+    def _take_queue(self):
+        """Everything queued, as one buffer; the queue is left empty."""
+        queue = self._queue
+        data = queue[0] if len(queue) == 1 else b"".join(queue)
+        queue.clear()
+        return data
+
     def _drain(self):
         """The single writer: send queued frames until the queue is empty."""
         try:
             while self._queue:
-                data = self._queue.popleft() if len(self._queue) == 1 else b"".join(self._queue)
-                self._queue.clear()
+                data = self._take_queue()
                 self.sock.sendall(data)
                 self._unsent -= len(data)
         except OSError:
