@@ -4,20 +4,32 @@ Writes from many greenlets are gathered into one transaction (one fsync) run on 
 thread of gevent's pool; reads run there too, on their own connections. The hub
 only ever waits on results, never on the disk. One writer at a time means ids are
 handed out in commit order.
+
+Who may see a message is indexed behind the commit, in bulk: the `mailbox` table
+lists (user key, id) for every id up to `mailbox_filled.upto`, '' standing for the
+group. Indexing each message as it is stored cost a page per user per commit: a
+commit of 150 messages to 200 people wrote 400 index pages to the log. Filled a few
+thousand rows at a time, in key order, each user's page is written once per fill.
+Queries read the mailbox and scan the short tail above `upto`.
 """
 
+import logging
 import sqlite3
 import time
 
 import gevent
 from gevent.queue import Queue
 
-from .errors import SettingsError
+from .errors import SettingsError, StoreUnavailable
 from .protocol import Message, name_key
-from .store import COLUMNS, Store, page
+from .store import COLUMNS, GROUP, PAIR, TO_OR_FROM_ME, Store, page
 
-SCHEMA_VERSION = 2
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 3
 READERS = 4
+FILL_ROWS = 2048  # the tail is indexed once it is this long (see the module's docstring)
+FILL_QUIET = 1.0  # or this many seconds after a write, so a quiet server's queries stay short
 _MIGRATIONS = {
     1: """
     CREATE TABLE users (
@@ -41,7 +53,20 @@ _MIGRATIONS = {
     CREATE INDEX messages_ts ON messages (ts);
     """,
     2: "ALTER TABLE users ADD COLUMN password_hash TEXT;",
+    3: """
+    DROP INDEX messages_to;
+    DROP INDEX messages_from;
+    CREATE TABLE mailbox (key TEXT NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (key, id)) WITHOUT ROWID;
+    CREATE TABLE mailbox_filled (upto INTEGER NOT NULL);
+    INSERT INTO mailbox_filled (upto) VALUES (0);
+    """,
 }
+
+# The mailbox entries of the messages chosen by `where`: the recipient's key ('' for the
+# group) and, for a direct message, the sender's. A note to oneself gives one entry.
+_ENTRIES = """SELECT coalesce(to_key, '') AS key, id FROM messages WHERE {where}
+    UNION ALL SELECT from_key, id FROM messages WHERE ({where}) AND to_key IS NOT NULL"""
+_TAIL = "(SELECT upto FROM mailbox_filled)"
 
 
 def _connect(path):
@@ -66,7 +91,10 @@ def open_database(path):
                                 f"server's {SCHEMA_VERSION}: upgrade the server")
         for step in range(version + 1, SCHEMA_VERSION + 1):
             conn.executescript(f"BEGIN IMMEDIATE; {_MIGRATIONS[step]} PRAGMA user_version={step}; COMMIT;")
-        conn.execute("SELECT count(*) FROM messages").fetchone()
+        # What an older server stored, or this one left unindexed when it stopped.
+        conn.execute("BEGIN IMMEDIATE")
+        _fill_mailbox(conn)
+        conn.execute("COMMIT")
     except sqlite3.DatabaseError as exc:
         raise SettingsError(f"{where} cannot be used: {exc}") from None
     return conn
@@ -74,17 +102,56 @@ def open_database(path):
 
 # -- run on the thread pool: plain sqlite3, no gevent ----------------------
 
-def _run_batch(conn, batch):
-    """One transaction for the whole batch: one commit, one fsync."""
+def _run_batch(conn, batch, fill_rows):
+    """One transaction for the whole batch: one commit, one fsync. Returns the outcomes
+    and how many messages are left unindexed (the mailbox is filled past `fill_rows`)."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         outcomes = [operation(conn, *args) for operation, args in batch]
+        unindexed = _unindexed(conn)
+        if unindexed >= fill_rows:
+            unindexed = _fill_mailbox(conn)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
-    return outcomes
+    return outcomes, unindexed
+
+
+def _unindexed(conn):
+    row = conn.execute("SELECT seq - upto FROM sqlite_sequence, mailbox_filled WHERE name = 'messages'").fetchone()
+    return row[0] if row else 0
+
+
+def _fill_mailbox(conn):
+    """Index every message above `upto`, in key order; return 0, the rows left unindexed."""
+    # OR IGNORE: a note to oneself lists its sender twice.
+    conn.execute(f"INSERT OR IGNORE INTO mailbox (key, id) {_ENTRIES.format(where='id > ' + _TAIL)} ORDER BY 1, 2")
+    conn.execute("UPDATE mailbox_filled SET upto = coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0)")
+    return 0
+
+
+# What `_newest` searches: (mailbox key, condition on the message).
+_GROUP = [("''", GROUP)]
+_VISIBLE = _GROUP + [(":me", TO_OR_FROM_ME)]
+_PAIR = [(":me", PAIR)]
+
+
+def _newest(conn, searches, bound, params):
+    """The newest :n messages with `id {bound}` found by `searches`, newest first.
+
+    Each search is (mailbox key, condition on the message): the mailbox finds the
+    indexed ones, and the unindexed tail is scanned for any key's condition.
+    """
+    indexed = [f"""SELECT id FROM (SELECT x.id FROM mailbox x JOIN messages m ON m.id = x.id
+                   WHERE x.key = {key} AND x.id {bound} AND {where} ORDER BY x.id DESC LIMIT :n)"""
+               for key, where in searches]
+    tail = " OR ".join(where for _, where in searches)
+    return conn.execute(f"""SELECT {COLUMNS} FROM messages WHERE id IN (
+        {" UNION ALL ".join(indexed)}
+        UNION ALL SELECT id FROM messages WHERE id > {_TAIL} AND id {bound} AND ({tail}))
+        ORDER BY id DESC LIMIT :n""", params).fetchall()
 
 
 def _last_id(conn):
@@ -96,8 +163,10 @@ def _last_id(conn):
 class SqliteStore(Store):
     """Users and messages in one SQLite file shared by every worker of a host."""
 
-    def __init__(self, path):
+    def __init__(self, path, fill_rows=FILL_ROWS):
         self.path = path
+        self._fill_rows = fill_rows
+        self._fill_timer = None
         self._writer = open_database(path)
         self._readers = Queue()
         for _ in range(READERS):
@@ -112,7 +181,17 @@ class SqliteStore(Store):
             self._readers.put(conn)
 
     def _run_batch(self, batch):
-        return gevent.get_hub().threadpool.apply(_run_batch, (self._writer, batch))
+        outcomes, unindexed = gevent.get_hub().threadpool.apply(_run_batch, (self._writer, batch, self._fill_rows))
+        if unindexed and self._fill_timer is None:
+            self._fill_timer = gevent.spawn_later(FILL_QUIET, self._fill_when_quiet)
+        return outcomes
+
+    def _fill_when_quiet(self):
+        self._fill_timer = None
+        try:
+            self._write(_fill_mailbox)
+        except StoreUnavailable as exc:  # the next write tries again; queries scan the tail meanwhile
+            log.warning("indexing the newest messages failed: %s", exc)
 
     @classmethod
     def _insert_user(cls, conn, key, name):
@@ -155,8 +234,26 @@ class SqliteStore(Store):
     _last_id = staticmethod(_last_id)
 
     @staticmethod
+    def _visible(conn, me, since, limit):
+        """Up to `limit` + 1 messages visible to `me` after `since`, newest first."""
+        return _newest(conn, _VISIBLE, "> :since", {"me": me, "since": since or 0, "n": limit + 1})
+
+    @staticmethod
+    def _history(conn, me, other, before, limit):
+        searches = _GROUP if other is None else _PAIR
+        rows = _newest(conn, searches, "< :before", {"me": me, "other": other, "before": before, "n": limit})
+        return [Message(*row) for row in reversed(rows)]
+
+    @staticmethod
     def _prune(conn, older_than):
-        return conn.execute("DELETE FROM messages WHERE ts < ?", (older_than,)).rowcount
+        keys = conn.execute(f"SELECT DISTINCT key FROM ({_ENTRIES.format(where='ts < ?')})",
+                            (older_than, older_than)).fetchall()
+        removed = conn.execute("DELETE FROM messages WHERE ts < ?", (older_than,)).rowcount
+        # Below the oldest message left, every entry is a pruned message's. One above it
+        # (a clock set back) waits for a later pass; queries skip it, joining on messages.
+        oldest = conn.execute("SELECT coalesce(min(id), 1 << 62) FROM messages").fetchone()[0]
+        conn.executemany("DELETE FROM mailbox WHERE key = ? AND id < ?", [(key, oldest) for key, in keys])
+        return removed
 
     @staticmethod
     def _ping(conn):

@@ -18,7 +18,11 @@ from .protocol import Message, name_key
 log = logging.getLogger(__name__)
 
 COLUMNS = "id, from_user, to_user, msg, ts"
-VISIBLE = "(to_key IS NULL OR to_key = :me OR from_key = :me)"
+# Which messages a query wants, as conditions on a row of `messages`.
+GROUP = "to_key IS NULL"
+PAIR = "((from_key = :me AND to_key = :other) OR (from_key = :other AND to_key = :me))"
+TO_OR_FROM_ME = "(to_key = :me OR from_key = :me)"
+VISIBLE = f"({GROUP} OR {TO_OR_FROM_ME})"
 
 
 class GroupCommit:
@@ -219,10 +223,7 @@ class Store:
 
     @classmethod
     def _history(cls, conn, me, other, before, limit):
-        if other is None:
-            where = "to_key IS NULL"
-        else:
-            where = "((from_key = :me AND to_key = :other) OR (from_key = :other AND to_key = :me))"
+        where = GROUP if other is None else PAIR
         rows = conn.execute(
             cls._sql(f"SELECT {COLUMNS} FROM messages WHERE id < :before AND {where} ORDER BY id DESC LIMIT :n"),
             {"me": me, "other": other, "before": before, "n": limit}).fetchall()

@@ -1,18 +1,25 @@
 """One behaviour suite for both message stores: SQLite and a real PostgreSQL server."""
 
+import sqlite3
+
 import gevent
 import pytest
 
 from chat.pg_store import PostgresStore
+from chat import sqlite_store
 from chat.sqlite_store import SqliteStore
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "sqlite-mailbox", "postgresql"])
 def open_store(request, tmp_path):
-    """A factory of stores over one database: calling it twice stands for two hosts."""
-    if request.param == "sqlite":
+    """A factory of stores over one database: calling it twice stands for two hosts.
+
+    "sqlite-mailbox" indexes every two messages, so that queries read both the indexed
+    messages and the unindexed tail; plain "sqlite" leaves them all in the tail.
+    """
+    if request.param.startswith("sqlite"):
         path = str(tmp_path / "chat.db")
-        return lambda: SqliteStore(path)
+        return lambda: SqliteStore(path, fill_rows=2 if request.param == "sqlite-mailbox" else 1_000_000)
     url = request.getfixturevalue("pg_url")
     return lambda: PostgresStore(url)
 
@@ -91,6 +98,9 @@ def test_prune_removes_old_messages_but_ids_never_go_back(open_store):
     newest, _ = store.add_message("ann", None, "newer")
     assert store.prune(old.ts + 1e-6) >= 1
     assert old.id not in [r.id for r in store.snapshot("ann", None, 50)[1]]
+    if isinstance(store, SqliteStore):  # its index of who sees what lets go of them too
+        with sqlite3.connect(store.path) as conn:
+            assert conn.execute("SELECT count(*) FROM mailbox WHERE id <= ?", (old.id,)).fetchone()[0] == 0
     store.prune(newest.ts + 1)
     assert store.snapshot("ann", None, 50)[0] >= newest.id
     assert store.add_message("ann", None, "later")[0].id > newest.id
@@ -102,3 +112,17 @@ def test_the_schema_is_made_once_and_reopened(open_store):
     again = open_store()
     again.ping()
     assert [r.msg for r in again.snapshot("ann", None, 50)[1]] == ["kept"]
+
+
+def test_a_version_2_database_is_migrated_and_indexed(tmp_path):
+    """Messages stored before the mailbox existed are indexed when the store opens."""
+    path = str(tmp_path / "chat.db")
+    with sqlite3.connect(path) as conn:
+        conn.executescript(f"{sqlite_store._MIGRATIONS[1]} {sqlite_store._MIGRATIONS[2]} PRAGMA user_version=2;")
+        conn.executemany("INSERT INTO messages (from_key, from_user, to_key, to_user, msg, ts) VALUES (?, ?, ?, ?, ?, 1)",
+                         [("ann", "Ann", None, None, "to all"), ("ann", "Ann", "bob", "Bob", "to bob")])
+    store = SqliteStore(path, fill_rows=1_000_000)
+    assert [r.msg for r in store.snapshot("bob", None, 50)[1]] == ["to all", "to bob"]
+    assert [r.msg for r in store.history("ann", "bob", 10**9, 50)] == ["to bob"]
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT key, id FROM mailbox ORDER BY id, key").fetchall() == [("", 1), ("ann", 2), ("bob", 2)]
