@@ -126,3 +126,19 @@ def test_a_version_2_database_is_migrated_and_indexed(tmp_path):
     assert [r.msg for r in store.history("ann", "bob", 10**9, 50)] == ["to bob"]
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT key, id FROM mailbox ORDER BY id, key").fetchall() == [("", 1), ("ann", 2), ("bob", 2)]
+
+
+def test_a_quiet_sqlite_store_indexes_its_tail(tmp_path):
+    """Below the fill size, the newest messages are indexed once writes stop for a while."""
+    store = SqliteStore(str(tmp_path / "chat.db"), fill_rows=1_000_000)
+    store.add_message("ann", "bob", "hi")
+
+    def entries():
+        with sqlite3.connect(store.path) as conn:
+            return conn.execute("SELECT key FROM mailbox ORDER BY key").fetchall()
+
+    assert entries() == []
+    with gevent.Timeout(sqlite_store.FILL_QUIET * 5):
+        while not entries():
+            gevent.sleep(0.1)
+    assert entries() == [("ann",), ("bob",)]
