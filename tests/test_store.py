@@ -5,8 +5,8 @@ import sqlite3
 import gevent
 import pytest
 
-from chat.pg_store import PostgresStore
 from chat import sqlite_store
+from chat.pg_store import PostgresStore
 from chat.sqlite_store import SqliteStore
 
 
@@ -15,7 +15,8 @@ def open_store(request, tmp_path):
     """A factory of stores over one database: calling it twice stands for two hosts.
 
     "sqlite-mailbox" indexes every two messages, so that queries read both the indexed
-    messages and the unindexed tail; plain "sqlite" leaves them all in the tail.
+    messages and the unindexed tail; plain "sqlite" leaves them in the tail until writes
+    stop for a second.
     """
     if request.param.startswith("sqlite"):
         path = str(tmp_path / "chat.db")
