@@ -111,7 +111,8 @@ def _run_batch(conn, batch, fill_rows):
         outcomes = [operation(conn, *args) for operation, args in batch]
         unindexed = _unindexed(conn)
         if unindexed >= fill_rows:
-            unindexed = _fill_mailbox(conn)
+            _fill_mailbox(conn)
+            unindexed = 0
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
@@ -126,11 +127,10 @@ def _unindexed(conn):
 
 
 def _fill_mailbox(conn):
-    """Index every message above `upto`, in key order; return 0, the rows left unindexed."""
+    """Index every message above `upto`, in key order."""
     # OR IGNORE: a note to oneself lists its sender twice.
     conn.execute(f"INSERT OR IGNORE INTO mailbox (key, id) {_ENTRIES.format(where='id > ' + _TAIL)} ORDER BY 1, 2")
     conn.execute("UPDATE mailbox_filled SET upto = coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0)")
-    return 0
 
 
 # What `_newest` searches: (mailbox key, condition on the message).
@@ -256,8 +256,8 @@ class SqliteStore(Store):
 
     @staticmethod
     def _prune(conn, older_than):
-        keys = conn.execute(f"SELECT DISTINCT key FROM ({_ENTRIES.format(where='ts < ?')})",
-                            (older_than, older_than)).fetchall()
+        keys = conn.execute(f"SELECT DISTINCT key FROM ({_ENTRIES.format(where='ts < :t')})",
+                            {"t": older_than}).fetchall()
         removed = conn.execute("DELETE FROM messages WHERE ts < ?", (older_than,)).rowcount
         # Below the oldest message left, every entry is a pruned message's. One above it
         # (a clock set back) waits for a later pass; queries skip it, joining on messages.
