@@ -238,6 +238,12 @@ class ChatWebSocket(WebSocket):
 
     def _read_message(self):
         """Read frames until one whole message; None when a close frame came."""
+        small = wsproto.small_text(self._inbox, self.max_size)
+        if small is not None:  # most frames: already here whole, nothing to check further
+            size, payload, mask = small
+            del self._inbox[:size]
+            self.last_seen = monotonic()
+            return wsproto.unmask(payload, mask).decode("utf-8")
         opcode, parts, size, decoder = None, [], 0, None
         while True:
             header, payload = self._read_frame(self.max_size - size)

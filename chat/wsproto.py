@@ -61,6 +61,20 @@ def parse_header(read, max_payload):
     return Header(fin, opcode, length, read(4))
 
 
+def small_text(data, max_payload):
+    """(frame size, masked payload, mask) of the common client frame, when `data` starts
+    with one whole: a final text frame of under 126 bytes, masked, without RSV bits.
+
+    None for anything else, which `parse_header` then reads and checks in full.
+    """
+    if len(data) < 6 or data[0] != 0x81:  # FIN and text, no RSV bits
+        return None
+    length = data[1] ^ 0x80  # under 126 only when the mask bit is set and the length is short
+    if length >= 126 or length > max_payload or len(data) < 6 + length:
+        return None
+    return 6 + length, data[6:6 + length], data[2:6]
+
+
 def unmask(payload, mask):
     """XOR `payload` with the 4-byte `mask` in one big-integer step (C speed)."""
     n = len(payload)

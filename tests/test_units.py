@@ -31,6 +31,22 @@ def test_header_lengths_and_limits():
         wsproto.parse_header(reader(b"\x81\xff" + (1 << 63).to_bytes(8, "big")), 1 << 64)
 
 
+def test_small_text_takes_only_whole_short_masked_text_frames():
+    """The shortcut agrees with the full header parse, and leaves every other frame to it."""
+    frame = b"\x81\x85MASK" + wsproto.unmask(b"hello", b"MASK")
+    size, payload, mask = wsproto.small_text(bytearray(frame + b"\x81"), 65536)
+    header = wsproto.parse_header(reader(frame), 65536)
+    assert (size, mask, wsproto.unmask(payload, mask)) == (len(frame), header.mask, b"hello")
+    others = [frame[:-1],  # not all here yet
+              b"\x01" + frame[1:],  # not final
+              b"\xc1" + frame[1:],  # an RSV bit
+              b"\x82" + frame[1:],  # binary
+              b"\x81\x05" + frame[6:],  # unmasked
+              b"\x81\xfe\x00\x05MASK" + frame[6:]]  # a 16-bit length
+    for data in others:
+        assert wsproto.small_text(bytearray(data), 65536) is None, data
+    assert wsproto.small_text(bytearray(frame), 4) is None  # over the limit: the full parse refuses it
+
 def test_encode_frame_picks_the_length_form():
     """Server frames use the shortest length encoding and are never masked."""
     assert wsproto.encode_frame(1, b"hi") == b"\x81\x02hi"
