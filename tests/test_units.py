@@ -14,7 +14,7 @@ def reader(data):
 
 
 def test_unmask_matches_the_bytewise_definition():
-    """The big-integer unmask equals XOR byte by byte, for every length mod 4."""
+    """unmask equals XOR byte by byte, for every length mod 4."""
     mask = b"\x01\x82\x43\xf4"
     for n in range(0, 70):
         payload = bytes(range(n))
