@@ -4,7 +4,6 @@ Nothing here touches a socket; the transport and the router call these.
 """
 
 import functools
-import math
 import time
 import unicodedata
 from typing import NamedTuple
@@ -129,11 +128,11 @@ def parse_whole(raw, low, high, default=None):
 
 def utc_timestamp(seconds):
     """ISO 8601 UTC with milliseconds, as in "2026-11-21T05:30:00.123Z"."""
-    fraction, whole = math.modf(seconds)
-    micro = round(fraction * 1_000_000)  # rounded as datetime.fromtimestamp rounds
+    whole = int(seconds)
+    micro = round((seconds - whole) * 1_000_000)  # rounded as datetime.fromtimestamp rounds
     if micro >= 1_000_000:
         whole, micro = whole + 1, micro - 1_000_000
-    return _utc_second(int(whole)) + f".{micro // 1000:03d}Z"
+    return "%s.%03dZ" % (_utc_second(whole), micro // 1000)
 
 
 @functools.lru_cache(maxsize=64)  # messages come many to the second

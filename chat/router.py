@@ -120,7 +120,8 @@ class Router:
         in_flight.acquire()
         try:
             message = protocol.parse_client_frame(data, self.settings.max_message_chars)
-            self._admit(user, message, ws, _Stored(self, user, message, ws, in_flight))
+            ack = _ack_key(user, message, ws)
+            self._admit(user, message, ws, ack, _Stored(self, user, message, ws, ack, in_flight))
         except FrameRejected as exc:
             in_flight.release()
             self._refuse(ws, exc.code, exc.detail, exc.cid)
@@ -162,7 +163,8 @@ class Router:
         Raises FrameRejected past the user's rate or for an unknown recipient.
         Returns (stored record, created): not created when the cid was seen before.
         """
-        ack, queued = self._admit(user, message, origin)
+        ack = _ack_key(user, message, origin)
+        queued = self._admit(user, message, origin, ack)
         try:
             record, created = queued.get()
         except BaseException:
@@ -171,10 +173,11 @@ class Router:
         self._stored(message, origin, ack, record, created)
         return record, created
 
-    def _admit(self, user, message, origin, outcome=None):
-        """Check the rate and the recipient, then queue the write: (ack key, where its outcome goes).
+    def _admit(self, user, message, origin, ack, outcome=None):
+        """Check the rate and the recipient, then queue the write; return where its outcome goes.
 
-        `outcome` is as for Store.queue_message.
+        `ack` is what `origin` waits on (see _ack_key); `outcome` is as for
+        Store.queue_message.
         """
         if not self._rate.take(protocol.name_key(user)):
             raise FrameRejected("rate_limited", f"at most {self.settings.rate_per_second:g} messages a second; "
@@ -184,10 +187,9 @@ class Router:
             to_user = self.store.display_name(message.to_user)
             if to_user is None:
                 raise FrameRejected("unknown_user", f"nobody called {message.to_user} has logged in", message.cid)
-        ack = _ack_key(user, message, origin)
         if ack:
             self._acks[ack] = origin  # before the commit: the tail may deliver right after it
-        return ack, self.store.queue_message(user, to_user, message.msg, message.cid, outcome)
+        return self.store.queue_message(user, to_user, message.msg, message.cid, outcome)
 
     def _stored(self, message, origin, ack, record, created):
         """The commit is done: publish a new message, or acknowledge a repeated one."""
@@ -294,21 +296,22 @@ class _Stored:  # pylint: disable=protected-access  (the router's own part)
     """Where the commit reports one message from a socket, on the commit's greenlet: no
     greenlet of its own waits for each message."""
 
-    __slots__ = ("router", "user", "message", "ws", "in_flight")
+    __slots__ = ("router", "user", "message", "ws", "ack", "in_flight")
 
-    def __init__(self, router, user, message, ws, in_flight):
-        self.router, self.user, self.message, self.ws, self.in_flight = router, user, message, ws, in_flight
+    def __init__(self, router, user, message, ws, ack, in_flight):  # pylint: disable=too-many-arguments
+        self.router, self.user, self.message, self.ws, self.ack, self.in_flight = \
+            router, user, message, ws, ack, in_flight
 
     def set(self, outcome):
         """Stored (or found stored before): `outcome` is (record, created)."""
         try:
-            self.router._stored(self.message, self.ws, _ack_key(self.user, self.message, self.ws), *outcome)
+            self.router._stored(self.message, self.ws, self.ack, *outcome)
         finally:
             self.in_flight.release()
 
     def set_exception(self, exc):
         """Not stored: the sender hears so and may send again."""
         log.error("message from %s not stored: %s", self.user, exc)
-        self.router._acks.pop(_ack_key(self.user, self.message, self.ws), None)
+        self.router._acks.pop(self.ack, None)
         self.router._refuse(self.ws, "storage_failed", STORAGE_FAILED, self.message.cid)
         self.in_flight.release()

@@ -19,6 +19,7 @@ from time import monotonic
 import gevent
 import gevent.socket
 import orjson
+from gevent.hub import Waiter
 from gevent.pywsgi import WSGIHandler
 from geventwebsocket.handler import WebSocketHandler
 from geventwebsocket.websocket import WebSocket
@@ -39,7 +40,7 @@ FRAGMENT_COST = 8
 # that much kernel memory, and hide from the queue limit. Linux doubles this value.
 SEND_BUFFER = 64 * 1024
 RECEIVE_SIZE = 65536
-LINGER = 1.0  # seconds a reader waits for more before it hands the socket back to the loop
+LINGER = 1.0  # a reader quiet for a tick of this many seconds hands the socket back to the loop
 _PING = wsproto.encode_frame(wsproto.OP_PING, b"")
 _QUERY = re.compile(r"\?[^ ]*")  # "GET /ws/a?token=x HTTP/1.1" -> "GET /ws/a HTTP/1.1"
 
@@ -179,11 +180,11 @@ class ChatWebSocket(WebSocket):
         gevent.spawn(self._read_while_busy)
 
     def _read_while_busy(self):
-        """Read and hand on messages until the peer has been quiet for LINGER seconds."""
-        linger = gevent.Timeout(LINGER)  # one timer for every wait of this busy spell
+        """Read and hand on messages until the peer has been quiet for a LINGER tick."""
+        spell = _Spell()
         try:
             while not self._finished:
-                if not self._inbox and not self._more_within(linger):
+                if not self._inbox and not self._more(spell):
                     break
                 message = self.receive()
                 if message is not None:
@@ -192,21 +193,14 @@ class ChatWebSocket(WebSocket):
             log.exception("WebSocket reader failed")
             self.close(1011, "internal error")
         finally:
-            linger.close()
+            spell.close()
         self._keep_reading()
 
-    def _more_within(self, linger):
-        """Wait up to the `linger` timeout for data; True when some came (or the peer hung up)."""
+    def _more(self, spell):
+        """Wait for data; True when some came (or the peer hung up), False when it was quiet."""
         # Wait, then read: a read that finds nothing costs a system call and an exception.
-        linger.start()
-        try:
-            gevent.get_hub().wait(self._read_watcher())
-        except gevent.Timeout as exc:
-            if exc is not linger:
-                raise
+        if not spell.wait(self._read_watcher()):
             return False
-        finally:
-            linger.cancel()
         try:
             chunk = self.sock.recv(RECEIVE_SIZE)
         except OSError:
@@ -438,6 +432,43 @@ class ChatWebSocket(WebSocket):
         elif silent >= ping_interval and now - self._pinged >= ping_interval:
             self._pinged = now
             self._push(_PING)
+
+
+class _Spell:
+    """A reader's busy spell. A timer ticks every LINGER seconds; a tick that finds the
+    reader waiting, with nothing heard since the tick before, ends the spell.
+
+    One timer for the whole spell, not one started and stopped around every wait.
+    """
+
+    __slots__ = ("_waiter", "_heard", "_timer")
+
+    def __init__(self):
+        self._waiter = None
+        self._heard = True
+        self._timer = gevent.get_hub().loop.timer(LINGER, LINGER)
+        self._timer.start(self._tick)
+
+    def _tick(self):
+        if self._waiter is not None and not self._heard:
+            self._waiter.switch(False)
+        self._heard = False
+
+    def wait(self, watcher):
+        """Wait for the I/O `watcher`: True when it fired, False when a tick ended the spell."""
+        waiter = self._waiter = Waiter()
+        watcher.start(waiter.switch, True)
+        try:
+            came = waiter.get()
+        finally:
+            watcher.stop()
+            self._waiter = None
+        self._heard = came
+        return came
+
+    def close(self):
+        """Stop the timer: the spell is over."""
+        self._timer.close()
 
 
 class _Outbox:

@@ -21,6 +21,8 @@ _SENDABLE_CODES = frozenset((1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 101
 
 _U16 = struct.Struct("!H")
 _U64 = struct.Struct("!Q")
+# The two bytes heading every short server frame, made once: most frames are short.
+_SHORT_HEADS = {op: [bytes((0x80 | op, n)) for n in range(126)] for op in DATA_OPCODES | CONTROL_OPCODES}
 
 
 class Header:
@@ -93,7 +95,7 @@ def encode_frame(opcode, payload):
     """Build one unmasked, final server frame around `payload` (bytes)."""
     n = len(payload)
     if n < 126:
-        head = bytes((0x80 | opcode, n))
+        head = _SHORT_HEADS[opcode][n]
     elif n < 65536:
         head = bytes((0x80 | opcode, 126)) + _U16.pack(n)
     else:
