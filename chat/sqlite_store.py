@@ -5,13 +5,15 @@ thread of gevent's pool; reads run there too, on their own connections. The hub
 only ever waits on results, never on the disk. One writer at a time means ids are
 handed out in commit order.
 
-Who may see a message is indexed behind the commit, in bulk: the `mailbox` table
-lists (user key, id) for every id up to `mailbox_filled.upto`, '' standing for the
-group. Indexing each message as it is stored cost a page per user per commit: a
-commit of 150 messages to 200 people wrote 400 index pages to the log. Filled 512
-rows at a time, in key order, each user's page is written once per fill. (Larger fills
-cost a little less but hold up the commits behind them longer: 2,048 rows took 5 ms.)
-Queries read the mailbox and scan the short tail above `upto`.
+Who may see a message is indexed behind the commit, in bulk, in a file of its own
+(`<database>-mailbox`): its `mailbox` table lists (user key, id) for every id up to
+`mailbox_filled.upto`, '' standing for the group. Indexing each message as it is stored
+cost a page per user per commit: a commit of 150 messages to 200 people wrote 400 index
+pages to the log. Filled in key order, FILL_ROWS messages at a time, each user's page is
+written once per fill. The fills run on a connection and a thread of their own and lock
+only the mailbox file, so commits never wait for them (in one file, a fill of 2,048 held
+the commits behind it for 5 ms). Queries read the mailbox and scan the short tail above
+`upto`. The mailbox is derived data: deleted, it is rebuilt when the store opens.
 """
 
 import logging
@@ -19,6 +21,7 @@ import sqlite3
 import time
 
 import gevent
+from gevent.lock import Semaphore
 from gevent.queue import Queue
 
 from .errors import SettingsError, StoreUnavailable
@@ -27,9 +30,9 @@ from .store import COLUMNS, GROUP, PAIR, TO_OR_FROM_ME, Store, page
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 READERS = 4
-FILL_ROWS = 512  # the tail is indexed once it is this long (see the module's docstring)
+FILL_ROWS = 4096  # the tail is indexed once it is this long (see the module's docstring)
 FILL_QUIET = 1.0  # or once writes stop for this many seconds, so a quiet server's tail is empty
 _MIGRATIONS = {
     1: """
@@ -61,13 +64,20 @@ _MIGRATIONS = {
     CREATE TABLE mailbox_filled (upto INTEGER NOT NULL);
     INSERT INTO mailbox_filled (upto) VALUES (0);
     """,
+    4: "DROP TABLE mailbox; DROP TABLE mailbox_filled;",  # moved to a file of its own
 }
+MAILBOX_SUFFIX = "-mailbox"  # the mailbox file is the database's path and this
+_MAILBOX = [
+    "CREATE TABLE IF NOT EXISTS mb.mailbox (key TEXT NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (key, id)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS mb.mailbox_filled (upto INTEGER NOT NULL)",
+    "INSERT INTO mb.mailbox_filled (upto) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM mb.mailbox_filled)",
+]
 
 # The mailbox entries of the messages chosen by `where`: the recipient's key ('' for the
 # group) and, for a direct message, the sender's. A note to oneself gives one entry.
 _ENTRIES = """SELECT coalesce(to_key, '') AS key, id FROM messages WHERE {where}
     UNION ALL SELECT from_key, id FROM messages WHERE ({where}) AND to_key IS NOT NULL"""
-_TAIL = "(SELECT upto FROM mailbox_filled)"
+_TAIL = "(SELECT upto FROM mb.mailbox_filled)"
 
 
 def _connect(path):
@@ -78,6 +88,15 @@ def _connect(path):
     # Checkpoint every 10,000 pages (40 MiB of WAL), not 1,000: an index page rewritten by
     # many commits in between is copied into the database once.
     conn.execute("PRAGMA wal_autocheckpoint=10000")
+    return conn
+
+
+def _with_mailbox(conn, path):
+    """`conn` with the mailbox file of the database at `path` attached as `mb`."""
+    conn.execute("ATTACH DATABASE ? AS mb", (path + MAILBOX_SUFFIX,))
+    conn.execute("PRAGMA mb.journal_mode=WAL")
+    # Derived data: a power cut may lose the newest fills, which the next fill redoes.
+    conn.execute("PRAGMA mb.synchronous=NORMAL")
     return conn
 
 
@@ -92,45 +111,80 @@ def open_database(path):
                                 f"server's {SCHEMA_VERSION}: upgrade the server")
         for step in range(version + 1, SCHEMA_VERSION + 1):
             conn.executescript(f"BEGIN IMMEDIATE; {_MIGRATIONS[step]} PRAGMA user_version={step}; COMMIT;")
-        # What an older server stored, or this one left unindexed when it stopped.
-        conn.execute("BEGIN IMMEDIATE")
-        _fill_mailbox(conn)
-        conn.execute("COMMIT")
     except sqlite3.DatabaseError as exc:
         raise SettingsError(f"{where} cannot be used: {exc}") from None
     return conn
 
 
+def open_mailbox(path):
+    """The indexer's connection to the database at `path` and its mailbox, which is
+    created, checked against the messages and filled; SettingsError when unusable."""
+    try:
+        conn = _with_mailbox(_connect(path), path)
+        conn.execute("BEGIN IMMEDIATE")
+        for statement in _MAILBOX:
+            conn.execute(statement)
+        # A mailbox ahead of the messages (they were restored from a backup, or lost their
+        # last commits) would hide the messages that get those ids again: drop its extra part.
+        last_id = _last_id(conn)
+        if conn.execute("SELECT upto FROM mb.mailbox_filled").fetchone()[0] > last_id:
+            conn.execute("DELETE FROM mb.mailbox WHERE id > ?", (last_id,))
+            conn.execute("UPDATE mb.mailbox_filled SET upto = ?", (last_id,))
+        _fill_mailbox(conn)  # what an older server stored, or this one left unindexed when it stopped
+        conn.execute("COMMIT")
+    except sqlite3.DatabaseError as exc:
+        raise SettingsError(f"CHAT_DATABASE_URL: {path}{MAILBOX_SUFFIX} cannot be used: {exc}") from None
+    return conn
+
+
 # -- run on the thread pool: plain sqlite3, no gevent ----------------------
 
-def _run_batch(conn, batch, fill_rows):
+def _run_batch(conn, batch):
     """One transaction for the whole batch: one commit, one fsync. Returns the outcomes
-    and how many messages are left unindexed (the mailbox is filled past `fill_rows`)."""
+    and the newest message id."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         outcomes = [operation(conn, *args) for operation, args in batch]
-        unindexed = _unindexed(conn)
-        if unindexed >= fill_rows:
-            _fill_mailbox(conn)
-            unindexed = 0
+        last_id = _last_id(conn)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
-    return outcomes, unindexed
+    return outcomes, last_id
 
 
-def _unindexed(conn):
-    row = conn.execute("SELECT seq - upto FROM sqlite_sequence, mailbox_filled WHERE name = 'messages'").fetchone()
-    return row[0] if row else 0
+def _index(conn, operation, *args):
+    """Run `operation(conn, *args)` on the indexer's connection in a transaction that
+    writes the mailbox file alone: the messages are only read, so no commit waits."""
+    conn.execute("BEGIN")  # not IMMEDIATE: that would take the messages' write lock too
+    try:
+        # Take the mailbox's write lock before reading anything, so that another
+        # process's fill in between cannot leave this transaction on an old snapshot.
+        conn.execute("UPDATE mb.mailbox_filled SET upto = upto")
+        result = operation(conn, *args)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return result
 
 
 def _fill_mailbox(conn):
-    """Index every message above `upto`, in key order."""
+    """Index every message above `upto`, in key order; return the new `upto`."""
+    last_id = _last_id(conn)
     # OR IGNORE: a note to oneself lists its sender twice.
-    conn.execute(f"INSERT OR IGNORE INTO mailbox (key, id) {_ENTRIES.format(where='id > ' + _TAIL)} ORDER BY 1, 2")
-    conn.execute("UPDATE mailbox_filled SET upto = coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0)")
+    new = f"id > {_TAIL} AND id <= :last"
+    conn.execute(f"INSERT OR IGNORE INTO mb.mailbox (key, id) {_ENTRIES.format(where=new)} ORDER BY 1, 2",
+                 {"last": last_id})
+    conn.execute("UPDATE mb.mailbox_filled SET upto = ?", (last_id,))
+    return last_id
+
+
+def _forget(conn, keys, oldest):
+    """Delete the mailbox entries of `keys` below the id `oldest` (their messages are pruned)."""
+    conn.executemany("DELETE FROM mb.mailbox WHERE key = ? AND id < ?", [(key, oldest) for key in keys])
 
 
 # What `_newest` searches: (mailbox key, condition on the message).
@@ -145,7 +199,7 @@ def _newest(conn, searches, bound, params):
     Each search is (mailbox key, condition on the message): the mailbox finds the
     indexed ones, and the unindexed tail is scanned for any key's condition.
     """
-    indexed = [f"""SELECT id FROM (SELECT x.id FROM mailbox x JOIN messages m ON m.id = x.id
+    indexed = [f"""SELECT id FROM (SELECT x.id FROM mb.mailbox x JOIN messages m ON m.id = x.id
                    WHERE x.key = {key} AND x.id {bound} AND {where} ORDER BY x.id DESC LIMIT :n)"""
                for key, where in searches]
     tail = " OR ".join(where for _, where in searches)
@@ -162,17 +216,21 @@ def _last_id(conn):
 
 
 class SqliteStore(Store):
-    """Users and messages in one SQLite file shared by every worker of a host."""
+    """Users and messages in one SQLite file (and the mailbox in another) shared by every worker of a host."""
 
     def __init__(self, path, fill_rows=FILL_ROWS):
         self.path = path
         self._fill_rows = fill_rows
         self._fill_timer = None
+        self._filling = False
         self._last_write = 0.0
         self._writer = open_database(path)
+        self._indexer = open_mailbox(path)
+        self._indexing = Semaphore()  # one user of the indexer's connection at a time
+        self._upto = self._committed = _last_id(self._indexer)  # open_mailbox filled the mailbox to here
         self._readers = Queue()
         for _ in range(READERS):
-            self._readers.put(_connect(path))
+            self._readers.put(_with_mailbox(_connect(path), path))
         super().__init__()
 
     def _read(self, operation, *args):
@@ -183,25 +241,59 @@ class SqliteStore(Store):
             self._readers.put(conn)
 
     def _run_batch(self, batch):
-        outcomes, unindexed = gevent.get_hub().threadpool.apply(_run_batch, (self._writer, batch, self._fill_rows))
-        if unindexed:
-            self._last_write = time.monotonic()
-            if self._fill_timer is None:
-                self._fill_timer = gevent.spawn_later(FILL_QUIET, self._fill_when_quiet)
+        outcomes, self._committed = gevent.get_hub().threadpool.apply(_run_batch, (self._writer, batch))
+        self._last_write = time.monotonic()
+        self._consider_filling()
         return outcomes
 
+    def _consider_filling(self):
+        """Fill once FILL_ROWS messages are unindexed, or once writes stop for FILL_QUIET."""
+        behind = self._committed - self._upto
+        if behind >= self._fill_rows:
+            if not self._filling:
+                self._filling = True
+                gevent.spawn(self._fill)
+        elif behind > 0:
+            self._fill_quietly()
+
+    def _fill_quietly(self):
+        if self._fill_timer is None:
+            self._fill_timer = gevent.spawn_later(FILL_QUIET, self._fill_when_quiet)
+
     def _fill_when_quiet(self):
-        # Only once writes have stopped: a fill holds up the commits queued behind it, and
-        # under steady traffic the fills every FILL_ROWS messages keep the tail short.
         quiet_for = time.monotonic() - self._last_write
         if quiet_for < FILL_QUIET:
             self._fill_timer = gevent.spawn_later(FILL_QUIET - quiet_for, self._fill_when_quiet)
             return
         self._fill_timer = None
+        if not self._filling:
+            self._filling = True
+            self._fill()
+
+    def _fill(self):
         try:
-            self._write(_fill_mailbox)
-        except StoreUnavailable as exc:  # the next write tries again; queries scan the tail meanwhile
+            self._upto = self._index(_fill_mailbox)
+        except StoreUnavailable as exc:  # tried again later; queries scan the tail meanwhile
             log.warning("indexing the newest messages failed: %s", exc)
+            self._filling = False
+            self._fill_quietly()
+            return
+        self._filling = False
+        self._consider_filling()  # what came while this fill ran
+
+    def _index(self, operation, *args):
+        """Run `operation` on the indexer's connection (see `_index`); StoreUnavailable if it fails."""
+        with self._indexing:
+            try:
+                return gevent.get_hub().threadpool.apply(_index, (self._indexer, operation) + args)
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"the mailbox failed: {exc}") from exc
+
+    def prune(self, older_than):
+        """Delete messages stored before the Unix time `older_than`, and their mailbox entries; return how many."""
+        removed, keys, oldest = self._write(self._prune, older_than)
+        self._index(_forget, keys, oldest)
+        return removed
 
     @classmethod
     def _insert_user(cls, conn, key, name):
@@ -256,14 +348,14 @@ class SqliteStore(Store):
 
     @staticmethod
     def _prune(conn, older_than):
+        """Delete the messages; return how many, and what `_forget` needs to free their entries."""
         keys = conn.execute(f"SELECT DISTINCT key FROM ({_ENTRIES.format(where='ts < :t')})",
                             {"t": older_than}).fetchall()
         removed = conn.execute("DELETE FROM messages WHERE ts < ?", (older_than,)).rowcount
         # Below the oldest message left, every entry is a pruned message's. One above it
         # (a clock set back) waits for a later pass; queries skip it, joining on messages.
         oldest = conn.execute("SELECT coalesce(min(id), 1 << 62) FROM messages").fetchone()[0]
-        conn.executemany("DELETE FROM mailbox WHERE key = ? AND id < ?", [(key, oldest) for key, in keys])
-        return removed
+        return removed, [key for key, in keys], oldest
 
     @staticmethod
     def _ping(conn):

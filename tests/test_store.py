@@ -1,6 +1,7 @@
 """One behaviour suite for both message stores: SQLite and a real PostgreSQL server."""
 
 import sqlite3
+from pathlib import Path
 
 import gevent
 import pytest
@@ -23,6 +24,12 @@ def open_store(request, tmp_path):
         return lambda: SqliteStore(path, fill_rows=2 if request.param == "sqlite-mailbox" else 1_000_000)
     url = request.getfixturevalue("pg_url")
     return lambda: PostgresStore(url)
+
+
+def mailbox(path):
+    """The (key, id) entries of the SQLite store's mailbox file, by id then key."""
+    with sqlite3.connect(path + sqlite_store.MAILBOX_SUFFIX) as conn:
+        return conn.execute("SELECT key, id FROM mailbox ORDER BY id, key").fetchall()
 
 
 def test_users_keep_their_first_spelling(open_store):
@@ -100,8 +107,7 @@ def test_prune_removes_old_messages_but_ids_never_go_back(open_store):
     assert store.prune(old.ts + 1e-6) >= 1
     assert old.id not in [r.id for r in store.snapshot("ann", None, 50)[1]]
     if isinstance(store, SqliteStore):  # its index of who sees what lets go of them too
-        with sqlite3.connect(store.path) as conn:
-            assert conn.execute("SELECT count(*) FROM mailbox WHERE id <= ?", (old.id,)).fetchone()[0] == 0
+        assert [row for row in mailbox(store.path) if row[1] <= old.id] == []
     store.prune(newest.ts + 1)
     assert store.snapshot("ann", None, 50)[0] >= newest.id
     assert store.add_message("ann", None, "later")[0].id > newest.id
@@ -125,8 +131,7 @@ def test_a_version_2_database_is_migrated_and_indexed(tmp_path):
     store = SqliteStore(path, fill_rows=1_000_000)
     assert [r.msg for r in store.snapshot("bob", None, 50)[1]] == ["to all", "to bob"]
     assert [r.msg for r in store.history("ann", "bob", 10**9, 50)] == ["to bob"]
-    with sqlite3.connect(path) as conn:
-        assert conn.execute("SELECT key, id FROM mailbox ORDER BY id, key").fetchall() == [("", 1), ("ann", 2), ("bob", 2)]
+    assert mailbox(path) == [("", 1), ("ann", 2), ("bob", 2)]
 
 
 def test_a_quiet_sqlite_store_indexes_its_tail(tmp_path):
@@ -134,12 +139,31 @@ def test_a_quiet_sqlite_store_indexes_its_tail(tmp_path):
     store = SqliteStore(str(tmp_path / "chat.db"), fill_rows=1_000_000)
     store.add_message("ann", "bob", "hi")
 
-    def entries():
-        with sqlite3.connect(store.path) as conn:
-            return conn.execute("SELECT key FROM mailbox ORDER BY key").fetchall()
-
-    assert entries() == []
+    assert mailbox(store.path) == []
     with gevent.Timeout(sqlite_store.FILL_QUIET * 5):
-        while not entries():
+        while not mailbox(store.path):
             gevent.sleep(0.1)
-    assert entries() == [("ann",), ("bob",)]
+    assert mailbox(store.path) == [("ann", 1), ("bob", 1)]
+
+
+def test_the_mailbox_is_rebuilt_when_lost_and_cut_back_when_ahead(tmp_path):
+    """The mailbox file is derived: a new one is filled from the messages, and one that lists
+    ids the messages no longer reach (a restored backup) does not hide the ids given again."""
+    path = str(tmp_path / "chat.db")
+    SqliteStore(path, fill_rows=1).add_message("ann", "bob", "first")
+    for suffix in ("", "-wal", "-shm"):
+        Path(path + sqlite_store.MAILBOX_SUFFIX + suffix).unlink(missing_ok=True)
+    store = SqliteStore(path, fill_rows=1)
+    assert mailbox(path) == [("ann", 1), ("bob", 1)]
+    store.add_message("ann", "bob", "second")
+    with gevent.Timeout(5):
+        while len(mailbox(path)) < 4:
+            gevent.sleep(0.05)
+    with sqlite3.connect(path) as conn:  # back to a backup taken after the first message
+        conn.execute("DELETE FROM messages WHERE id = 2")
+        conn.execute("UPDATE sqlite_sequence SET seq = 1 WHERE name = 'messages'")
+    store = SqliteStore(path, fill_rows=1_000_000)
+    assert mailbox(path) == [("ann", 1), ("bob", 1)]
+    again, _ = store.add_message("cy", "dee", "after the restore")
+    assert again.id == 2
+    assert [r.msg for r in store.snapshot("cy", None, 50)[1]] == ["after the restore"]
