@@ -250,11 +250,14 @@ class SqliteStore(Store):
         """Fill once FILL_ROWS messages are unindexed, or once writes stop for FILL_QUIET."""
         behind = self._committed - self._upto
         if behind >= self._fill_rows:
-            if not self._filling:
-                self._filling = True
-                gevent.spawn(self._fill)
+            self._start_filling()
         elif behind > 0:
             self._fill_quietly()
+
+    def _start_filling(self):
+        if not self._filling:  # one at a time: the fill under way looks again when it ends
+            self._filling = True
+            gevent.spawn(self._fill)
 
     def _fill_quietly(self):
         if self._fill_timer is None:
@@ -266,19 +269,17 @@ class SqliteStore(Store):
             self._fill_timer = gevent.spawn_later(FILL_QUIET - quiet_for, self._fill_when_quiet)
             return
         self._fill_timer = None
-        if not self._filling:
-            self._filling = True
-            self._fill()
+        self._start_filling()
 
     def _fill(self):
         try:
             self._upto = self._index(_fill_mailbox)
         except StoreUnavailable as exc:  # tried again later; queries scan the tail meanwhile
             log.warning("indexing the newest messages failed: %s", exc)
-            self._filling = False
             self._fill_quietly()
             return
-        self._filling = False
+        finally:
+            self._filling = False
         self._consider_filling()  # what came while this fill ran
 
     def _index(self, operation, *args):
