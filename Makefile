@@ -40,7 +40,7 @@ servers:
 	fi
 
 clean:
-	rm -rf $(VENV) .pytest_cache var bench/node_modules
+	rm -rf $(VENV) .pytest_cache var
 
 # The README's pictures of the page; Chinese text and emoji need Debian's Noto fonts.
 screenshots: $(STAMP) chromium
@@ -52,19 +52,18 @@ screenshots: $(STAMP) chromium
 	  fi; }
 	$(BIN)/python docs/screenshots.py
 
-# The benchmark: the server beside two baselines, driven by Node's ws (bench/load.js).
+# The benchmark: the server beside two baselines, driven by bench/load.js (Node, no packages).
 BENCH_STAMP := $(VENV)/.bench-installed
-$(BENCH_STAMP): $(STAMP) bench/requirements.txt bench/package.json bench/package-lock.json
+$(BENCH_STAMP): $(STAMP) bench/requirements.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
-	cd bench && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 node:
 	@command -v node >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs; \
 	  else \
-	    echo "make bench needs Node.js: run 'sudo apt-get install nodejs npm' and try again" >&2; exit 1; \
+	    echo "make bench needs Node.js: run 'sudo apt-get install nodejs' and try again" >&2; exit 1; \
 	  fi; }
 
 bench: node servers $(BENCH_STAMP)

@@ -1,4 +1,5 @@
-// The load generator of `make bench`: one Node process (ws + bufferutil) on its own core.
+// The load generator of `make bench`: one Node process on its own core, with a lean
+// WebSocket client of its own (`Client`).
 //
 //   node bench/load.js '{"url": "ws://127.0.0.1:PORT", "scenario": "direct", ...}'
 //
@@ -9,33 +10,141 @@
 //   direct  {users: 200, senders: 50, inflight: 8, seconds: 5}
 //   group   {users: 500, senders: 4, inflight: 1, seconds: 5}
 //   stall   {pairs: 20, seconds: 3, bytes: 65536}   small round trips with and without 64 KiB messages
-// Each prints one JSON line of results, with the share of its own core the generator used:
-// near 1.0 would mean the generator, not the server, set the pace.
+// Each prints one JSON line of results, with the share of its own core the generator used
+// (near 1.0 would mean the generator, not the server, set the pace), after a line
+// {"phase": "measuring"} and one {"phase": "measured"} around each window it measures.
 'use strict';
 
-const WebSocket = require('ws');
+const crypto = require('crypto');
+const http = require('http');
 const readline = require('readline');
 
 const opts = JSON.parse(process.argv[2]);
 const now = () => Number(process.hrtime.bigint()) / 1e6; // milliseconds
+const RUN = Date.now().toString(36); // in every cid: a server keeps cids, and a second run reuses keys
+const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'; // RFC 6455's handshake constant
+
+function keyOf(data) {
+  // The key a message body starts with (see `text`), read from the frame's bytes.
+  let start = data.indexOf('"msg":') + 6;
+  while (data[start] !== 0x22) start += 1; // the opening quote, after any space
+  const bar = data.indexOf(0x7c, start);
+  return bar < 0 ? '' : data.toString('latin1', start + 1, bar);
+}
+
+// A WebSocket client that does only what the scenarios need (RFC 6455 without extensions).
+// The `ws` package spent more of the generator's core per frame than the servers did per
+// delivery, which made it the bottleneck of the group scenario.
+class Client {
+  constructor(name, socket) {
+    this.name = name;
+    this.socket = socket;
+    this.onDelivery = null; // (key) for each `message` frame without the sender's `cid`
+    this.onText = null; // (frame) for every other frame but hello and presence
+    this.errors = 0;
+    this.pending = null; // the start of a frame not yet whole
+    this.parts = []; // the fragments of a message not yet whole
+    socket.setNoDelay(true);
+    socket.on('data', (chunk) => this.received(chunk));
+  }
+
+  received(chunk) {
+    const buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    let at = 0;
+    while (buf.length - at >= 2) {
+      let length = buf[at + 1] & 0x7f;
+      let head = 2;
+      if (length === 126) {
+        if (buf.length - at < 4) break;
+        length = buf.readUInt16BE(at + 2);
+        head = 4;
+      } else if (length === 127) {
+        if (buf.length - at < 10) break;
+        length = Number(buf.readBigUInt64BE(at + 2));
+        head = 10;
+      }
+      if (buf.length - at < head + length) break;
+      this.frame(buf[at] & 0x80, buf[at] & 0x0f, buf.subarray(at + head, at + head + length));
+      at += head + length;
+    }
+    this.pending = at < buf.length ? buf.subarray(at) : null;
+  }
+
+  frame(fin, opcode, payload) {
+    if (opcode === 0x9) this.sendFrame(0xa, payload); // ping: pong
+    else if (opcode === 0x8) this.socket.end(); // close
+    else if (opcode === 0x1 || opcode === 0x0) {
+      this.parts.push(payload);
+      if (!fin) return;
+      const data = this.parts.length === 1 ? payload : Buffer.concat(this.parts);
+      this.parts = [];
+      this.text(data);
+    }
+  }
+
+  text(data) {
+    // hello and presence matter to no scenario: in a crowd, parsing them would make the
+    // generator the bottleneck (every hello lists everyone online). Nor is a delivery parsed.
+    const head = data.toString('latin1', 0, 24);
+    if (head.includes('"hello"') || head.includes('"presence"')) return;
+    if (head.includes('"message"')) {
+      if (data.indexOf('"cid"') < 0 && this.onDelivery) this.onDelivery(keyOf(data));
+      return;
+    }
+    const frame = JSON.parse(data);
+    if (frame.type === 'error') this.errors += 1;
+    if (this.onText) this.onText(frame);
+  }
+
+  send(text) {
+    this.sendFrame(0x1, Buffer.from(text));
+  }
+
+  sendFrame(opcode, payload) {
+    // Clients mask what they send (RFC 6455, 5.3).
+    const n = payload.length;
+    const head = n < 126 ? 2 : n < 65536 ? 4 : 10;
+    const frame = Buffer.allocUnsafe(head + 4 + n);
+    frame[0] = 0x80 | opcode;
+    if (n < 126) frame[1] = 0x80 | n;
+    else if (n < 65536) { frame[1] = 0x80 | 126; frame.writeUInt16BE(n, 2); }
+    else { frame[1] = 0x80 | 127; frame.writeBigUInt64BE(BigInt(n), 2); }
+    const mask = frame.subarray(head, head + 4);
+    mask.writeUInt32BE((Math.random() * 0x100000000) >>> 0);
+    for (let i = 0; i < n; i++) frame[head + 4 + i] = payload[i] ^ mask[i & 3];
+    this.socket.write(frame);
+  }
+
+  close() {
+    this.socket.removeAllListeners('close');
+    this.socket.destroy();
+  }
+}
 
 function connect(name) {
-  // Resolves with a client once the server says `synced`.
+  // Resolves with a Client once the server says `synced`.
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${opts.url}/ws/${name}`, { perMessageDeflate: false });
-    const client = { name, ws, onMessage: null, errors: 0 };
-    ws.on('message', (data) => {
-      // hello and presence matter to no scenario: in a crowd, parsing them would make the
-      // generator the bottleneck (every hello lists everyone online).
-      const head = data.subarray(0, 24).toString('latin1');
-      if (head.includes('"hello"') || head.includes('"presence"')) return;
-      const frame = JSON.parse(data);
-      if (frame.type === 'synced') resolve(client);
-      else if (frame.type === 'error') client.errors += 1;
-      else if (frame.type === 'message' && client.onMessage) client.onMessage(frame);
+    const key = crypto.randomBytes(16).toString('base64');
+    const request = http.request(`${opts.url.replace(/^ws/, 'http')}/ws/${name}`, {
+      agent: false,
+      headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': key },
     });
-    ws.on('error', reject);
-    ws.on('close', (code) => reject(new Error(`${name} closed with ${code}`)));
+    request.on('upgrade', (response, socket, head) => {
+      const accept = crypto.createHash('sha1').update(key + GUID).digest('base64');
+      if (response.headers['sec-websocket-accept'] !== accept) {
+        socket.destroy();
+        reject(new Error(`${name}: wrong Sec-WebSocket-Accept`));
+        return;
+      }
+      const client = new Client(name, socket);
+      client.onText = (frame) => { if (frame.type === 'synced') { client.onText = null; resolve(client); } };
+      socket.on('close', () => reject(new Error(`${name} closed`)));
+      socket.on('error', reject);
+      if (head.length) client.received(head);
+    });
+    request.on('response', (response) => reject(new Error(`${name}: HTTP ${response.statusCode}`)));
+    request.on('error', reject);
+    request.end();
   });
 }
 
@@ -53,7 +162,7 @@ async function connectAll(names, concurrency = 400, clients = []) {
 }
 
 function closeAll(clients) {
-  for (const c of clients.filter(Boolean)) { c.ws.removeAllListeners('close'); c.ws.on('close', () => {}); c.ws.terminate(); }
+  for (const c of clients.filter(Boolean)) c.close();
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -72,12 +181,16 @@ function text(key, size) {
 class Window {
   // Counts deliveries and latencies between open() and close(), and the generator's CPU.
   constructor() { this.on = false; this.count = 0; this.latencies = []; }
-  open() { this.on = true; this.started = now(); this.cpu = process.cpuUsage(); }
+  open() {
+    console.log(JSON.stringify({ phase: 'measuring' })); // the runner reads the server's CPU from here
+    this.on = true; this.started = now(); this.cpu = process.cpuUsage();
+  }
   record(latency) { if (this.on) { this.count += 1; this.latencies.push(latency); } }
   close() {
     this.on = false;
     const seconds = (now() - this.started) / 1000;
     const cpu = process.cpuUsage(this.cpu);
+    console.log(JSON.stringify({ phase: 'measured' })); // to here
     const sorted = this.latencies.sort((a, b) => a - b);
     return {
       per_second: this.count / seconds, p50_ms: percentile(sorted, 0.5), p99_ms: percentile(sorted, 0.99),
@@ -123,12 +236,10 @@ async function closedLoop(clients, { senders, inflight, seconds }, frameFor, hea
     if (stopping) return;
     const key = `${i}.${seq++}`;
     started.set(key, now());
-    clients[i].ws.send(JSON.stringify(frameFor(i, key)));
+    clients[i].send(JSON.stringify(frameFor(i, key)));
   };
   for (const c of clients) {
-    c.onMessage = (frame) => {
-      if (frame.cid) return; // the sender's acknowledgement
-      const key = frame.msg.slice(0, frame.msg.indexOf('|'));
+    c.onDelivery = (key) => {
       window.record(now() - started.get(key));
       if (heard(key)) { started.delete(key); pump(Number(key.split('.')[0])); }
     };
@@ -148,7 +259,7 @@ async function direct() {
   const toSomeoneElse = (i, key) => {
     let j = Math.floor(Math.random() * (users - 1));
     if (j >= i) j += 1;
-    return { to_user: clients[j].name, msg: text(key, 64), cid: key };
+    return { to_user: clients[j].name, msg: text(key, 64), cid: `${RUN}.${key}` };
   };
   return closedLoop(clients, { senders, inflight, seconds }, toSomeoneElse, () => true);
 }
@@ -160,7 +271,7 @@ async function group() {
   const remaining = new Map(); // key -> recipients still to hear it
   const toEveryone = (i, key) => {
     remaining.set(key, users - 1);
-    return { msg: text(key, 64), cid: key };
+    return { msg: text(key, 64), cid: `${RUN}.${key}` };
   };
   const heard = (key) => {
     const left = remaining.get(key) - 1;
@@ -182,11 +293,10 @@ async function stall() {
     if (stopping) return;
     const key = `${i}.${seq++}`;
     sent.set(key, now());
-    clients[i].ws.send(JSON.stringify({ to_user: clients[i + pairs].name, msg: text(key, 64) }));
+    clients[i].send(JSON.stringify({ to_user: clients[i + pairs].name, msg: text(key, 64) }));
   };
   for (const c of clients.slice(pairs, 2 * pairs)) {
-    c.onMessage = (frame) => {
-      const key = frame.msg.slice(0, frame.msg.indexOf('|'));
+    c.onDelivery = (key) => {
       window.record(now() - sent.get(key));
       pump(Number(key.split('.')[0]));
     };
@@ -196,8 +306,8 @@ async function stall() {
   // The JSON around the text makes the frame a little larger than `bytes`: stay under it.
   const big = { to_user: 'bigreader', msg: 'y'.repeat(bytes - 64) };
   let bigReceived = 0;
-  clients[clients.length - 1].onMessage = () => { bigReceived += 1; };
-  const timer = setInterval(() => clients[clients.length - 2].ws.send(JSON.stringify(big)), 100);
+  clients[clients.length - 1].onDelivery = () => { bigReceived += 1; };
+  const timer = setInterval(() => clients[clients.length - 2].send(JSON.stringify(big)), 100);
   window = new Window();
   const busy = await measure(window, seconds);
   clearInterval(timer);

@@ -23,6 +23,7 @@ ROOT = HERE.parent
 PYTHON = sys.executable
 SERVER_CORE, LOAD_CORE = "0", "1"
 BIG = 65536  # bytes of the large message in the stall scenario
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 # The chat server with its defaults (durable SQLite, one process) but for the checks that
 # would refuse a benchmark: anyone may connect, no rate limit, and one message may fill a frame.
@@ -76,6 +77,10 @@ class Server:
         pids = [self.proc.pid] + children(self.proc.pid)
         return sum(rss_of(pid) for pid in pids)
 
+    def cpu_seconds(self):
+        """CPU time the server and its children (gunicorn's workers) have used, in seconds."""
+        return sum(cpu_of(pid) for pid in [self.proc.pid] + children(self.proc.pid))
+
     def stop(self):
         """Stop the server and remove its data."""
         self.proc.terminate()
@@ -104,14 +109,34 @@ def rss_of(pid):
     return 0
 
 
-def load(url, scenario, cores=LOAD_CORE, **options):
-    """Run one scenario of load.js and return its JSON result."""
+def cpu_of(pid):
+    """CPU time (user and system) a process has used, in seconds (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime and stime
+
+
+def load(server, scenario, cores=LOAD_CORE, **options):
+    """Run one scenario of load.js against `server` and return its JSON result, with
+    `server_cpu`: the server's busiest share of a core over the windows the scenario measured."""
     pin = ["taskset", "-c", cores] if cores else []
-    out = subprocess.run(pin + ["node", str(HERE / "load.js"), json.dumps({"url": url, "scenario": scenario, **options})],
-                         capture_output=True, text=True, check=False, timeout=300)
-    if out.returncode != 0:
-        raise RuntimeError(f"load {scenario} failed: {out.stderr.strip()}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    command = pin + ["node", str(HERE / "load.js"), json.dumps({"url": server.url, "scenario": scenario, **options})]
+    shares = []
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        for line in proc.stdout:
+            frame = json.loads(line)
+            if frame.get("phase") == "measuring":
+                started, used = time.monotonic(), server.cpu_seconds()
+            elif frame.get("phase") == "measured":
+                shares.append((server.cpu_seconds() - used) / (time.monotonic() - started))
+            else:
+                result = frame
+        if proc.wait(300) != 0:
+            raise RuntimeError(f"load {scenario} failed: {proc.stderr.read().strip()}")
+    result["server_cpu"] = max(shares, default=None)
+    return result
 
 
 def idle(server, n):
@@ -149,9 +174,9 @@ def one_round(kind, many):
     server = Server(kind)
     try:
         result["connect_2k_s"], result["kib_per_conn"], _ = idle(server, 2000)
-        direct = load(server.url, "direct")
-        group = load(server.url, "group")
-        stall = load(server.url, "stall", bytes=BIG)
+        direct = load(server, "direct")
+        group = load(server, "group")
+        stall = load(server, "stall", bytes=BIG)
     finally:
         server.stop()
     server = Server(kind)  # a fresh process for the many-connections run
@@ -166,7 +191,8 @@ def one_round(kind, many):
                   direct_p99_ms=direct["p99_ms"], group_per_s=group["per_second"], group_p99_ms=group["p99_ms"],
                   stall_quiet_p99_ms=stall["quiet"]["p99_ms"], stall_busy_p99_ms=stall["busy"]["p99_ms"],
                   stall_busy_max_ms=stall["busy"]["max_ms"],
-                  load_cpu=max(direct["load_cpu"], group["load_cpu"]),
+                  direct_load_cpu=direct["load_cpu"], direct_server_cpu=direct["server_cpu"],
+                  group_load_cpu=group["load_cpu"], group_server_cpu=group["server_cpu"],
                   errors=direct["errors"] + group["errors"] + stall["errors"])
     return result
 
@@ -185,8 +211,8 @@ def scaling():
                             command=[PYTHON, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"])
             try:
                 time.sleep(1)  # every worker booted
-                figures[workers] = {"direct_per_s": load(server.url, "direct", cores=None)["per_second"],
-                                    "group_per_s": load(server.url, "group", cores=None)["per_second"]}
+                figures[workers] = {"direct_per_s": load(server, "direct", cores=None)["per_second"],
+                                    "group_per_s": load(server, "group", cores=None)["per_second"]}
             finally:
                 server.stop()
     finally:
@@ -224,7 +250,10 @@ ROWS = [  # (label, key, format, higher is better)
     ("small round trip p99, quiet (ms)", "stall_quiet_p99_ms", "{:.1f}", False),
     ("small round trip p99, 64 KiB messages 10/s (ms)", "stall_busy_p99_ms", "{:.1f}", False),
     ("  its worst (ms)", "stall_busy_max_ms", "{:.1f}", False),
-    ("load generator's core busy (share)", "load_cpu", "{:.2f}", None),
+    ("direct: the load generator's core busy (share)", "direct_load_cpu", "{:.2f}", None),
+    ("  the server's core busy (share)", "direct_server_cpu", "{:.2f}", None),
+    ("group: the load generator's core busy (share)", "group_load_cpu", "{:.2f}", None),
+    ("  the server's core busy (share)", "group_server_cpu", "{:.2f}", None),
     ("errors", "errors", "{:.0f}", None),
 ]
 
