@@ -16,6 +16,7 @@ the commits behind it for 5 ms). Queries read the mailbox and scan the short tai
 `upto`. The mailbox is derived data: deleted, it is rebuilt when the store opens.
 """
 
+import itertools
 import logging
 import sqlite3
 import time
@@ -144,7 +145,13 @@ def _run_batch(conn, batch):
     and the newest message id."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        outcomes = [operation(conn, *args) for operation, args in batch]
+        outcomes = []
+        for operation, entries in itertools.groupby(batch, key=lambda entry: entry[0]):
+            calls = [args for _, args in entries]
+            if operation is _insert_message:
+                outcomes += _insert_messages(conn, calls)
+            else:
+                outcomes += [operation(conn, *args) for args in calls]
         last_id = _last_id(conn)
         conn.execute("COMMIT")
     except BaseException:
@@ -152,6 +159,49 @@ def _run_batch(conn, batch):
             conn.execute("ROLLBACK")
         raise
     return outcomes, last_id
+
+
+_INSERT = "INSERT INTO messages (from_key, from_user, to_key, to_user, msg, ts, cid) VALUES (?, ?, ?, ?, ?, ?, ?)"
+
+
+def _row(from_user, to_user, msg, cid, ts):
+    return (name_key(from_user), from_user, name_key(to_user) if to_user is not None else None, to_user, msg, ts, cid)
+
+
+def _insert_message(conn, from_user, to_user, msg, cid, ts):
+    """Store one message: (the Message, True), or (the one stored before with this cid, False)."""
+    row = _row(from_user, to_user, msg, cid, ts)
+    try:
+        cursor = conn.execute(_INSERT, row)
+    except sqlite3.IntegrityError:
+        # A repeated cid, the rare case, looked up only then. The failed statement alone
+        # is undone: the transaction goes on, and no id is used up (ON CONFLICT would).
+        found = conn.execute(f"SELECT {COLUMNS} FROM messages WHERE from_key = ? AND cid = ?",
+                             (row[0], cid)).fetchone()
+        if found is None:
+            raise
+        return Message(*found), False
+    return Message(cursor.lastrowid, from_user, to_user, msg, ts), True
+
+
+def _insert_messages(conn, calls):
+    """`_insert_message` for each of `calls`, in one executemany: a fifth of a direct
+    message's cost on the writer's thread was calling into sqlite3 row by row."""
+    before = _last_id(conn)
+    try:
+        conn.executemany(_INSERT, [_row(*args) for args in calls])
+    except sqlite3.IntegrityError:
+        # A repeated cid: the rows before it are in (its statement alone was undone, as
+        # a savepoint around them all would cost a third more); from it on, one by one.
+        done = _last_id(conn) - before
+        return _inserted(calls[:done], before) + [_insert_message(conn, *args) for args in calls[done:]]
+    return _inserted(calls, before)
+
+
+def _inserted(calls, before):
+    # One writer, inside its transaction: the rows took consecutive ids after `before`.
+    return [(Message(before + 1 + i, from_user, to_user, msg, ts), True)
+            for i, (from_user, to_user, msg, _, ts) in enumerate(calls)]
 
 
 def _index(conn, operation, *args):
@@ -306,23 +356,7 @@ class SqliteStore(Store):
         return conn.execute("UPDATE users SET password_hash = ? WHERE key = ? AND password_hash IS ?",
                             (new, key, old)).rowcount == 1
 
-    @staticmethod
-    def _insert_message(conn, from_user, to_user, msg, cid, ts):
-        from_key = name_key(from_user)
-        to_key = name_key(to_user) if to_user is not None else None
-        try:
-            cursor = conn.execute(
-                "INSERT INTO messages (from_key, from_user, to_key, to_user, msg, ts, cid) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (from_key, from_user, to_key, to_user, msg, ts, cid))
-        except sqlite3.IntegrityError:
-            # A repeated cid, the rare case, looked up only then. The failed statement alone
-            # is undone: the transaction goes on, and no id is used up (ON CONFLICT would).
-            row = conn.execute(f"SELECT {COLUMNS} FROM messages WHERE from_key = ? AND cid = ?",
-                               (from_key, cid)).fetchone()
-            if row is None:
-                raise
-            return Message(*row), False
-        return Message(cursor.lastrowid, from_user, to_user, msg, ts), True
+    _insert_message = staticmethod(_insert_message)
 
     @staticmethod
     def _snapshot(conn, me, since, limit):

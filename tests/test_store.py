@@ -52,6 +52,25 @@ def test_ids_grow_and_a_cid_is_stored_once(open_store):
     assert store.add_message("bob", None, "same cid, other sender", "c1")[1]
 
 
+def test_messages_queued_together_get_their_own_ids_and_repeats_the_first(open_store):
+    """One commit of many messages: each gets the id it is stored under, in the order
+    queued, and a cid repeated within the commit or from an earlier one gives the first."""
+    store = open_store()
+    earlier, _ = store.add_message("ann", None, "earlier", "e1")
+    outcomes = [store.queue_message("ann", "bob", f"m{n}", f"k{n}") for n in range(5)]
+    outcomes.append(store.queue_message("ann", None, "m0 again", "k0"))
+    outcomes.append(store.queue_message("ann", None, "earlier again", "e1"))
+    outcomes.append(store.queue_message("cat", None, "after the repeats", "k0"))
+    results = [outcome.get(timeout=10) for outcome in outcomes]
+    fresh = [record for record, created in results if created]
+    assert [record.msg for record in fresh] == ["m0", "m1", "m2", "m3", "m4", "after the repeats"]
+    ids = [record.id for record in fresh]
+    assert ids == sorted(set(ids)) and ids[0] > earlier.id
+    assert results[5] == (fresh[0], False) and results[6] == (earlier, False)
+    assert store.history("bob", "ann", 1 << 40, 10) == fresh[:5]
+    assert store.history("cat", None, 1 << 40, 10) == [earlier, fresh[5]]
+
+
 def test_snapshot_shows_what_each_user_may_see(open_store):
     """Group messages and one's own direct messages; since and limit cut; last_id covers all."""
     store = open_store()
