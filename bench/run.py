@@ -123,7 +123,7 @@ def load(server, scenario, cores=LOAD_CORE, **options):
     `server_cpu`: the server's busiest share of a core over the windows the scenario measured."""
     pin = ["taskset", "-c", cores] if cores else []
     command = pin + ["node", str(HERE / "load.js"), json.dumps({"url": server.url, "scenario": scenario, **options})]
-    shares = []
+    shares, result = [], None
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
         for line in proc.stdout:
             frame = json.loads(line)
@@ -133,7 +133,7 @@ def load(server, scenario, cores=LOAD_CORE, **options):
                 shares.append((server.cpu_seconds() - used) / (time.monotonic() - started))
             else:
                 result = frame
-        if proc.wait(300) != 0:
+        if proc.wait(300) != 0 or result is None:
             raise RuntimeError(f"load {scenario} failed: {proc.stderr.read().strip()}")
     result["server_cpu"] = max(shares, default=None)
     return result
