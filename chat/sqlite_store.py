@@ -191,8 +191,8 @@ def _insert_messages(conn, calls):
     try:
         conn.executemany(_INSERT, [_row(*args) for args in calls])
     except sqlite3.IntegrityError:
-        # A repeated cid: the rows before it are in (its statement alone was undone, as
-        # a savepoint around them all would cost a third more); from it on, one by one.
+        # A repeated cid: the rows before it are in, as only the failing statement was
+        # undone; from it on, one by one. (A savepoint to undo them all costs a third more.)
         done = _last_id(conn) - before
         return _inserted(calls[:done], before) + [_insert_message(conn, *args) for args in calls[done:]]
     return _inserted(calls, before)

@@ -47,6 +47,7 @@ def test_small_text_takes_only_whole_short_masked_text_frames():
         assert wsproto.small_text(bytearray(data), 65536) is None, data
     assert wsproto.small_text(bytearray(frame), 4) is None  # over the limit: the full parse refuses it
 
+
 def test_encode_frame_picks_the_length_form():
     """Server frames use the shortest length encoding and are never masked."""
     assert wsproto.encode_frame(1, b"hi") == b"\x81\x02hi"
