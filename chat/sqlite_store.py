@@ -16,6 +16,7 @@ the commits behind it for 5 ms). Queries read the mailbox and scan the short tai
 `upto`. The mailbox is derived data: deleted, it is rebuilt when the store opens.
 """
 
+import contextlib
 import itertools
 import logging
 import sqlite3
@@ -140,11 +141,23 @@ def open_mailbox(path):
 
 # -- run on the thread pool: plain sqlite3, no gevent ----------------------
 
+@contextlib.contextmanager
+def _transaction(conn, begin):
+    """`begin`, then COMMIT when the block ends, or ROLLBACK when it raises."""
+    conn.execute(begin)
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
 def _run_batch(conn, batch):
     """One transaction for the whole batch: one commit, one fsync. Returns the outcomes
     and the newest message id."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with _transaction(conn, "BEGIN IMMEDIATE"):
         outcomes = []
         for operation, entries in itertools.groupby(batch, key=lambda entry: entry[0]):
             calls = [args for _, args in entries]
@@ -152,13 +165,7 @@ def _run_batch(conn, batch):
                 outcomes += _insert_messages(conn, calls)
             else:
                 outcomes += [operation(conn, *args) for args in calls]
-        last_id = _last_id(conn)
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    return outcomes, last_id
+        return outcomes, _last_id(conn)
 
 
 _INSERT = "INSERT INTO messages (from_key, from_user, to_key, to_user, msg, ts, cid) VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -207,18 +214,11 @@ def _inserted(calls, before):
 def _index(conn, operation, *args):
     """Run `operation(conn, *args)` on the indexer's connection in a transaction that
     writes the mailbox file alone: the messages are only read, so no commit waits."""
-    conn.execute("BEGIN")  # not IMMEDIATE: that would take the messages' write lock too
-    try:
+    with _transaction(conn, "BEGIN"):  # not IMMEDIATE: that would take the messages' write lock too
         # Take the mailbox's write lock before reading anything, so that another
         # process's fill in between cannot leave this transaction on an old snapshot.
         conn.execute("UPDATE mb.mailbox_filled SET upto = upto")
-        result = operation(conn, *args)
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    return result
+        return operation(conn, *args)
 
 
 def _fill_mailbox(conn):
