@@ -277,6 +277,7 @@ class SqliteStore(Store):
         self._writer = open_database(path)
         self._indexer = open_mailbox(path)
         self._indexing = Semaphore()  # one user of the indexer's connection at a time
+        self._unforgotten = set()  # users whose pruned messages' entries are still to be freed
         self._upto = self._committed = _last_id(self._indexer)  # open_mailbox filled the mailbox to here
         self._readers = Queue()
         for _ in range(READERS):
@@ -341,9 +342,20 @@ class SqliteStore(Store):
                 raise StoreUnavailable(f"the mailbox failed: {exc}") from exc
 
     def prune(self, older_than):
-        """Delete messages stored before the Unix time `older_than`, and their mailbox entries; return how many."""
+        """Delete messages stored before the Unix time `older_than`, and their mailbox entries; return how many.
+
+        The entries of users whose cleanup failed are freed by a later pass: until then
+        they only take space, as queries join on the messages.
+        """
         removed, keys, oldest = self._write(self._prune, older_than)
-        self._index(_forget, keys, oldest)
+        self._unforgotten.update(keys)
+        try:
+            self._index(_forget, sorted(self._unforgotten), oldest)
+        except StoreUnavailable as exc:
+            log.warning("retention: freeing the pruned messages' mailbox entries failed (the next pass "
+                        "tries again): %s", exc)
+        else:
+            self._unforgotten.clear()
         return removed
 
     @classmethod
@@ -389,7 +401,8 @@ class SqliteStore(Store):
         removed = conn.execute("DELETE FROM messages WHERE ts < ?", (older_than,)).rowcount
         # Below the oldest message left, every entry is a pruned message's. One above it
         # (a clock set back) waits for a later pass; queries skip it, joining on messages.
-        oldest = conn.execute("SELECT coalesce(min(id), 1 << 62) FROM messages").fetchone()[0]
+        # With none left, the next id: a message stored before `_forget` runs keeps its entries.
+        oldest = conn.execute("SELECT coalesce(min(id), ?) FROM messages", (_last_id(conn) + 1,)).fetchone()[0]
         return removed, [key for key, in keys], oldest
 
     @staticmethod

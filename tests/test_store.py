@@ -132,6 +132,34 @@ def test_prune_removes_old_messages_but_ids_never_go_back(open_store):
     assert store.add_message("ann", None, "later")[0].id > newest.id
 
 
+def test_a_failed_mailbox_cleanup_is_done_by_the_next_prune(tmp_path):
+    """The messages are pruned even while the mailbox file is locked; their entries, which
+    could not be freed then, are freed by the next pass."""
+    path = str(tmp_path / "chat.db")
+    store = SqliteStore(path, fill_rows=1)
+    old, _ = store.add_message("ann", "bob", "old")
+    with gevent.Timeout(5):
+        while not mailbox(path):
+            gevent.sleep(0.05)
+    store._indexer.execute("PRAGMA busy_timeout=100")  # pylint: disable=protected-access  (fail fast)
+    lock = sqlite3.connect(path + sqlite_store.MAILBOX_SUFFIX, isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")
+    assert store.prune(old.ts + 1e-6) == 1
+    lock.execute("ROLLBACK")
+    lock.close()
+    assert mailbox(path) == [("ann", 1), ("bob", 1)] and store.snapshot("bob", None, 50)[1] == []
+    assert store.prune(old.ts + 1e-6) == 0
+    assert mailbox(path) == []
+
+
+def test_pruning_every_message_frees_entries_below_the_next_id_only(tmp_path):
+    """With no message left, the cleanup spares ids from the next one on: a message stored
+    between the prune and the cleanup keeps its entries."""
+    store = SqliteStore(str(tmp_path / "chat.db"), fill_rows=1_000_000)
+    only, _ = store.add_message("ann", None, "only")
+    assert store._write(store._prune, only.ts + 1) == (1, [""], only.id + 1)  # pylint: disable=protected-access
+
+
 def test_the_schema_is_made_once_and_reopened(open_store):
     """Opening the same database again migrates nothing and keeps the data; ping answers."""
     open_store().add_message("ann", None, "kept")
