@@ -349,13 +349,13 @@ class SqliteStore(Store):
         """
         removed, keys, oldest = self._write(self._prune, older_than)
         self._unforgotten.update(keys)
+        keys = sorted(self._unforgotten)
         try:
-            self._index(_forget, sorted(self._unforgotten), oldest)
+            self._index(_forget, keys, oldest)
         except StoreUnavailable as exc:
-            log.warning("retention: freeing the pruned messages' mailbox entries failed (the next pass "
-                        "tries again): %s", exc)
+            log.warning("freeing the pruned messages' mailbox entries failed (the next prune tries again): %s", exc)
         else:
-            self._unforgotten.clear()
+            self._unforgotten.difference_update(keys)
         return removed
 
     @classmethod
