@@ -123,17 +123,16 @@ def open_mailbox(path):
     created, checked against the messages and filled; SettingsError when unusable."""
     try:
         conn = _with_mailbox(_connect(path), path)
-        conn.execute("BEGIN IMMEDIATE")
-        for statement in _MAILBOX:
-            conn.execute(statement)
-        # A mailbox ahead of the messages (they were restored from a backup, or lost their
-        # last commits) would hide the messages that get those ids again: drop its extra part.
-        last_id = _last_id(conn)
-        if conn.execute("SELECT upto FROM mb.mailbox_filled").fetchone()[0] > last_id:
-            conn.execute("DELETE FROM mb.mailbox WHERE id > ?", (last_id,))
-            conn.execute("UPDATE mb.mailbox_filled SET upto = ?", (last_id,))
-        _fill_mailbox(conn)  # what an older server stored, or this one left unindexed when it stopped
-        conn.execute("COMMIT")
+        with _transaction(conn, "BEGIN IMMEDIATE"):
+            for statement in _MAILBOX:
+                conn.execute(statement)
+            # A mailbox ahead of the messages (they were restored from a backup, or lost their
+            # last commits) would hide the messages that get those ids again: drop its extra part.
+            last_id = _last_id(conn)
+            if conn.execute("SELECT upto FROM mb.mailbox_filled").fetchone()[0] > last_id:
+                conn.execute("DELETE FROM mb.mailbox WHERE id > ?", (last_id,))
+                conn.execute("UPDATE mb.mailbox_filled SET upto = ?", (last_id,))
+            _fill_mailbox(conn)  # what an older server stored, or this one left unindexed when it stopped
     except sqlite3.DatabaseError as exc:
         raise SettingsError(f"CHAT_DATABASE_URL: {path}{MAILBOX_SUFFIX} cannot be used: {exc}") from None
     return conn
