@@ -8,6 +8,8 @@
 //                                           stdin says "close" (the runner reads memory meanwhile);
 //                                           past limit_s it reports how many it connected instead
 //   direct  {users: 200, senders: 50, inflight: 8, seconds: 5}
+//   paced   {users: 200, senders: 50, rate: (required), seconds: 5, grace_s: 3}
+//                                           direct messages sent at a fixed rate (open loop)
 //   group   {users: 500, senders: 4, inflight: 1, seconds: 5}
 //   stall   {pairs: 20, seconds: 3, bytes: 65536}   small round trips with and without 64 KiB messages
 // Each prints one JSON line of results, with the share of its own core the generator used
@@ -252,16 +254,70 @@ async function closedLoop(clients, { senders, inflight, seconds }, frameFor, hea
   return result;
 }
 
+function directTo(clients) {
+  // A direct message from client i to another client picked at random.
+  return (i, key) => {
+    let j = Math.floor(Math.random() * (clients.length - 1));
+    if (j >= i) j += 1;
+    return { to_user: clients[j].name, msg: text(key, 64), cid: `${RUN}.${key}` };
+  };
+}
+
 async function direct() {
   const { users = 200, senders = 50, inflight = 8, seconds = 5 } = opts;
   const clients = await connectAll(names('d', users));
   await sleep(500);
-  const toSomeoneElse = (i, key) => {
-    let j = Math.floor(Math.random() * (users - 1));
-    if (j >= i) j += 1;
-    return { to_user: clients[j].name, msg: text(key, 64), cid: `${RUN}.${key}` };
+  return closedLoop(clients, { senders, inflight, seconds }, directTo(clients), () => true);
+}
+
+async function paced() {
+  // Direct messages at a fixed `rate`, sent on schedule whatever the replies (an open
+  // loop): the latency a server gives at that rate, where the closed loop of `direct`
+  // gives its latency at saturation, set by the messages kept in flight. A message's
+  // latency runs from when it was due, so a generator running late cannot hide a stall.
+  const { users = 200, senders = 50, rate, seconds = 5, grace_s = 3 } = opts;
+  const clients = await connectAll(names('p', users));
+  await sleep(500);
+  const frameFor = directTo(clients);
+  const interval = 1000 / rate;
+  const first = Math.ceil(1000 / interval); // the first second warms up
+  const last = first + Math.floor(seconds * 1000 / interval); // measured: [first, last)
+  const latency = new Float64Array(last - first).fill(Infinity);
+  const lag = new Float64Array(last - first); // how late the generator sent each one
+  const started = now();
+  let heard = 0;
+  for (const c of clients) {
+    c.onDelivery = (key) => {
+      const k = Number(key);
+      if (k >= first && k < last) { latency[k - first] = now() - (started + k * interval); heard += 1; }
+    };
+  }
+  let sent = 0;
+  let cpu = null;
+  await new Promise((resolve) => {
+    const timer = setInterval(() => {
+      const due = Math.min(last, Math.floor((now() - started) / interval) + 1);
+      for (; sent < due; sent++) {
+        if (sent === first) { console.log(JSON.stringify({ phase: 'measuring' })); cpu = process.cpuUsage(); }
+        if (sent >= first) lag[sent - first] = now() - (started + sent * interval);
+        clients[sent % senders].send(JSON.stringify(frameFor(sent % senders, `${sent}`)));
+      }
+      if (sent === last) { clearInterval(timer); resolve(); }
+    }, 1);
+  });
+  console.log(JSON.stringify({ phase: 'measured' }));
+  cpu = process.cpuUsage(cpu);
+  const deadline = now() + grace_s * 1000;
+  while (heard < latency.length && now() < deadline) await sleep(10);
+  const sorted = Array.from(latency).sort((a, b) => a - b); // unheard ones last, as Infinity
+  const result = {
+    per_second: rate, heard_share: heard / latency.length, count: latency.length,
+    p50_ms: percentile(sorted, 0.5), p99_ms: percentile(sorted, 0.99), max_ms: sorted[sorted.length - 1],
+    send_lag_p99_ms: percentile(lag.sort(), 0.99), load_cpu: (cpu.user + cpu.system) / 1e6 / seconds,
+    errors: clients.reduce((sum, c) => sum + c.errors, 0),
   };
-  return closedLoop(clients, { senders, inflight, seconds }, toSomeoneElse, () => true);
+  closeAll(clients);
+  return result;
 }
 
 async function group() {
@@ -317,7 +373,7 @@ async function stall() {
   return { quiet, busy, big_received: bigReceived, errors };
 }
 
-const scenarios = { idle, direct, group, stall };
+const scenarios = { idle, direct, paced, group, stall };
 scenarios[opts.scenario]().then((result) => {
   if (result) console.log(JSON.stringify(result));
   process.exit(0);

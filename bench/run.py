@@ -6,6 +6,7 @@ the chart to bench/chart.png. BENCH_ROUNDS (default 3) sets the number of rounds
 """
 
 import json
+import math
 import os
 import platform
 import shutil
@@ -23,6 +24,9 @@ ROOT = HERE.parent
 PYTHON = sys.executable
 SERVER_CORE, LOAD_CORE = "0", "1"
 BIG = 65536  # bytes of the large message in the stall scenario
+# Fixed rates of direct messages a second, each offered whatever the replies (open loop):
+# the latency at a rate, where the closed-loop run gives the latency at saturation.
+PACED_RATES = [int(r) for r in os.environ.get("BENCH_PACED_RATES", "5000,10000,15000,20000").split(",")]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 # The chat server with its defaults (durable SQLite, one process) but for the checks that
@@ -177,6 +181,7 @@ def one_round(kind, many):
         direct = load(server, "direct")
         group = load(server, "group")
         stall = load(server, "stall", bytes=BIG)
+        paced = {rate: load(server, "paced", rate=rate) for rate in PACED_RATES}
     finally:
         server.stop()
     server = Server(kind)  # a fresh process for the many-connections run
@@ -193,7 +198,12 @@ def one_round(kind, many):
                   stall_busy_max_ms=stall["busy"]["max_ms"],
                   direct_load_cpu=direct["load_cpu"], direct_server_cpu=direct["server_cpu"],
                   group_load_cpu=group["load_cpu"], group_server_cpu=group["server_cpu"],
-                  errors=direct["errors"] + group["errors"] + stall["errors"])
+                  errors=direct["errors"] + group["errors"] + stall["errors"]
+                  + sum(run["errors"] for run in paced.values()))
+    for rate, run in paced.items():
+        # Over 1% never heard (load.js waits 3 s past the last send): as late as can be.
+        result[f"paced_{rate}_p99_ms"] = math.inf if run["p99_ms"] is None else run["p99_ms"]
+        result[f"paced_{rate}_lag_p99_ms"] = run["send_lag_p99_ms"]
     return result
 
 
@@ -250,6 +260,10 @@ ROWS = [  # (label, key, format, higher is better)
     ("small round trip p99, quiet (ms)", "stall_quiet_p99_ms", "{:.1f}", False),
     ("small round trip p99, 64 KiB messages 10/s (ms)", "stall_busy_p99_ms", "{:.1f}", False),
     ("  its worst (ms)", "stall_busy_max_ms", "{:.1f}", False),
+    *((f"direct p99 at {rate:,} messages/s, open loop (ms)", f"paced_{rate}_p99_ms", "{:.1f}", False)
+      for rate in PACED_RATES),
+    ("  the load generator's own lag at the highest rate, p99 (ms)", f"paced_{PACED_RATES[-1]}_lag_p99_ms",
+     "{:.1f}", None),
     ("direct: the load generator's core busy (share)", "direct_load_cpu", "{:.2f}", None),
     ("  the server's core busy (share)", "direct_server_cpu", "{:.2f}", None),
     ("group: the load generator's core busy (share)", "group_load_cpu", "{:.2f}", None),
@@ -260,9 +274,14 @@ ROWS = [  # (label, key, format, higher is better)
 
 def ratio(ours, theirs, higher_better):
     """How many times better the chat server is (>1 is better), as text."""
-    if higher_better is None or ours in (None, 0) or theirs in (None, 0):
+    if higher_better is None or ours in (None, 0, math.inf) or theirs in (None, 0, math.inf):
         return ""
     return f"{(ours / theirs) if higher_better else (theirs / ours):.2f}x"
+
+
+def cell(fmt, value):
+    """One figure of the table: n/a when a server could not give it, "lost" for messages never heard."""
+    return "n/a" if value is None else "lost" if value == math.inf else fmt.format(value)
 
 
 def table(results, many):
@@ -270,7 +289,7 @@ def table(results, many):
     head = "| | chat | tutorial | websockets | chat vs tutorial | chat vs websockets |\n|---|---|---|---|---|---|\n"
     lines = []
     for label, key, fmt, better in ROWS:
-        cells = [fmt.format(results[k][key]) if results[k][key] is not None else "n/a" for k in SERVERS]
+        cells = [cell(fmt, results[k][key]) for k in SERVERS]
         lines.append(f"| {label.format(many=f'{many:,}')} | " + " | ".join(cells) + " | "
                      + " | ".join(ratio(results["chat"][key], results[b][key], better) for b in BASELINES) + " |")
     return head + "\n".join(lines) + "\n"
@@ -283,8 +302,8 @@ def chart(results, scale, title, path):
     import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
 
     panels = [("direct messages/s", "direct_per_s"), ("group deliveries/s", "group_per_s"),
-              ("KiB per idle connection", "kib_per_conn"), ("direct p99 (ms)", "direct_p99_ms")]
-    fig, axes = plt.subplots(1, len(panels) + 1, figsize=(17, 3.8))
+              ("KiB per idle connection", "kib_per_conn"), ("direct p99 (ms), saturated", "direct_p99_ms")]
+    fig, axes = plt.subplots(1, len(panels) + 2, figsize=(20, 3.8))
     colors = ["#2b6cb0", "#a0aec0", "#718096"]
     for ax, (label, key) in zip(axes, panels):
         values = [results[k][key] or 0 for k in SERVERS]
@@ -292,12 +311,25 @@ def chart(results, scale, title, path):
         ax.set_title(label, fontsize=10)
         for i, value in enumerate(values):
             ax.text(i, value, f"{value:,.0f}" if value >= 100 else f"{value:.1f}", ha="center", va="bottom", fontsize=8)
+    latency_curves(axes[-2], results, colors)
     ax = axes[-1]
     ax.bar(["1 worker", "2 workers"], [scale[1]["direct_per_s"], scale[2]["direct_per_s"]], color=colors[:2])
     ax.set_title("chat direct msgs/s, gunicorn + Redis", fontsize=10)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
+
+
+def latency_curves(ax, results, colors):
+    """Direct p99 against the offered rate, one line a server; off the top: lost or over 100 ms."""
+    ceiling = 100
+    for kind, color in zip(SERVERS, colors):
+        values = [min(results[kind][f"paced_{rate}_p99_ms"] or ceiling, ceiling) for rate in PACED_RATES]
+        ax.plot(PACED_RATES, values, marker="o", color=color, label=kind)
+    ax.axhline(20, color="#c53030", linewidth=0.8, linestyle="--")
+    ax.set_ylim(0, ceiling * 1.05)
+    ax.set_title("direct p99 (ms) at a fixed rate/s", fontsize=10)
+    ax.legend(fontsize=7)
 
 
 def main():
