@@ -277,6 +277,7 @@ class SqliteStore(Store):
         self._indexer = open_mailbox(path)
         self._indexing = Semaphore()  # one user of the indexer's connection at a time
         self._unforgotten = set()  # users whose pruned messages' entries are still to be freed
+        self._swept = False  # whether a prune freed every user's entries since this process started
         self._upto = self._committed = _last_id(self._indexer)  # open_mailbox filled the mailbox to here
         self._readers = Queue()
         for _ in range(READERS):
@@ -346,7 +347,10 @@ class SqliteStore(Store):
         The entries of users whose cleanup failed are freed by a later pass: until then
         they only take space, as queries join on the messages.
         """
-        removed, keys, oldest = self._write(self._prune, older_than)
+        # Which cleanups failed before a restart is not known: a process's first pass frees
+        # every user's entries (one seek a user, on the indexer's thread).
+        removed, keys, oldest = self._write(self._prune, older_than, not self._swept)
+        self._swept = True
         self._unforgotten.update(keys)
         keys = sorted(self._unforgotten)
         try:
@@ -393,10 +397,12 @@ class SqliteStore(Store):
         return [Message(*row) for row in reversed(rows)]
 
     @staticmethod
-    def _prune(conn, older_than):
-        """Delete the messages; return how many, and what `_forget` needs to free their entries."""
-        keys = conn.execute(f"SELECT DISTINCT key FROM ({_ENTRIES.format(where='ts < :t')})",
-                            {"t": older_than}).fetchall()
+    def _prune(conn, older_than, every_user=False):
+        """Delete the messages; return how many, and what `_forget` needs to free their
+        entries: the keys of the pruned messages' users, and with `every_user` every user's and the group's."""
+        pruned = f"SELECT key FROM ({_ENTRIES.format(where='ts < :t')})"
+        who = f"{pruned} UNION SELECT key FROM users UNION SELECT ''" if every_user else f"SELECT DISTINCT key FROM ({pruned})"
+        keys = conn.execute(who, {"t": older_than}).fetchall()
         removed = conn.execute("DELETE FROM messages WHERE ts < ?", (older_than,)).rowcount
         # Below the oldest message left, every entry is a pruned message's. One above it
         # (a clock set back) waits for a later pass; queries skip it, joining on messages.

@@ -152,6 +152,29 @@ def test_a_failed_mailbox_cleanup_is_done_by_the_next_prune(tmp_path):
     assert mailbox(path) == []
 
 
+def test_a_cleanup_that_failed_before_a_restart_is_done_by_the_first_prune_after_it(tmp_path):
+    """A new process does not know which cleanups failed in the one before: its first pass
+    frees the pruned entries of every user."""
+    path = str(tmp_path / "chat.db")
+    store = SqliteStore(path, fill_rows=1)
+    store.remember_user("ann")  # as the server does at login: the sweep goes by who is known
+    store.remember_user("bob")
+    old, _ = store.add_message("ann", "bob", "old")
+    with gevent.Timeout(5):
+        while not mailbox(path):
+            gevent.sleep(0.05)
+    store._indexer.execute("PRAGMA busy_timeout=100")  # pylint: disable=protected-access  (fail fast)
+    lock = sqlite3.connect(path + sqlite_store.MAILBOX_SUFFIX, isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")
+    assert store.prune(old.ts + 1e-6) == 1
+    lock.execute("ROLLBACK")
+    lock.close()
+    restarted = SqliteStore(path)
+    assert mailbox(path) == [("ann", 1), ("bob", 1)]
+    assert restarted.prune(old.ts + 1e-6) == 0
+    assert mailbox(path) == []
+
+
 def test_pruning_every_message_frees_entries_below_the_next_id_only(tmp_path):
     """With no message left, the cleanup spares ids from the next one on: a message stored
     between the prune and the cleanup keeps its entries."""
