@@ -399,9 +399,11 @@ class SqliteStore(Store):
     @staticmethod
     def _prune(conn, older_than, every_user=False):
         """Delete the messages; return how many, and what `_forget` needs to free their
-        entries: the keys of the pruned messages' users, and with `every_user` every user's and the group's."""
+        entries: the keys of the pruned messages' users (with `every_user`, of every user
+        and the group)."""
         pruned = f"SELECT key FROM ({_ENTRIES.format(where='ts < :t')})"
-        who = f"{pruned} UNION SELECT key FROM users UNION SELECT ''" if every_user else f"SELECT DISTINCT key FROM ({pruned})"
+        who = (f"{pruned} UNION SELECT key FROM users UNION SELECT ''" if every_user
+               else f"SELECT DISTINCT key FROM ({pruned})")
         keys = conn.execute(who, {"t": older_than}).fetchall()
         removed = conn.execute("DELETE FROM messages WHERE ts < ?", (older_than,)).rowcount
         # Below the oldest message left, every entry is a pruned message's. One above it

@@ -132,21 +132,28 @@ def test_prune_removes_old_messages_but_ids_never_go_back(open_store):
     assert store.add_message("ann", None, "later")[0].id > newest.id
 
 
+def prune_one_with_the_mailbox_locked(store):
+    """Store a message from ann to bob, index it, then prune it while another connection
+    holds the mailbox file's write lock, so that freeing its entries fails; return it."""
+    old, _ = store.add_message("ann", "bob", "old")
+    with gevent.Timeout(5):
+        while not mailbox(store.path):
+            gevent.sleep(0.05)
+    store._indexer.execute("PRAGMA busy_timeout=100")  # pylint: disable=protected-access  (fail fast)
+    lock = sqlite3.connect(store.path + sqlite_store.MAILBOX_SUFFIX, isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")
+    assert store.prune(old.ts + 1e-6) == 1
+    lock.execute("ROLLBACK")
+    lock.close()
+    return old
+
+
 def test_a_failed_mailbox_cleanup_is_done_by_the_next_prune(tmp_path):
     """The messages are pruned even while the mailbox file is locked; their entries, which
     could not be freed then, are freed by the next pass."""
     path = str(tmp_path / "chat.db")
     store = SqliteStore(path, fill_rows=1)
-    old, _ = store.add_message("ann", "bob", "old")
-    with gevent.Timeout(5):
-        while not mailbox(path):
-            gevent.sleep(0.05)
-    store._indexer.execute("PRAGMA busy_timeout=100")  # pylint: disable=protected-access  (fail fast)
-    lock = sqlite3.connect(path + sqlite_store.MAILBOX_SUFFIX, isolation_level=None)
-    lock.execute("BEGIN IMMEDIATE")
-    assert store.prune(old.ts + 1e-6) == 1
-    lock.execute("ROLLBACK")
-    lock.close()
+    old = prune_one_with_the_mailbox_locked(store)
     assert mailbox(path) == [("ann", 1), ("bob", 1)] and store.snapshot("bob", None, 50)[1] == []
     assert store.prune(old.ts + 1e-6) == 0
     assert mailbox(path) == []
@@ -159,16 +166,7 @@ def test_a_cleanup_that_failed_before_a_restart_is_done_by_the_first_prune_after
     store = SqliteStore(path, fill_rows=1)
     store.remember_user("ann")  # as the server does at login: the sweep goes by who is known
     store.remember_user("bob")
-    old, _ = store.add_message("ann", "bob", "old")
-    with gevent.Timeout(5):
-        while not mailbox(path):
-            gevent.sleep(0.05)
-    store._indexer.execute("PRAGMA busy_timeout=100")  # pylint: disable=protected-access  (fail fast)
-    lock = sqlite3.connect(path + sqlite_store.MAILBOX_SUFFIX, isolation_level=None)
-    lock.execute("BEGIN IMMEDIATE")
-    assert store.prune(old.ts + 1e-6) == 1
-    lock.execute("ROLLBACK")
-    lock.close()
+    old = prune_one_with_the_mailbox_locked(store)
     restarted = SqliteStore(path)
     assert mailbox(path) == [("ann", 1), ("bob", 1)]
     assert restarted.prune(old.ts + 1e-6) == 0
