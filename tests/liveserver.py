@@ -90,17 +90,16 @@ class Server:
         Borrows the server's descriptor with pidfd_getfd (Linux 5.6 and later).
         """
         port = client.getsockname()[1]
-        inode = _tcp_inode(remote_port=port)
-        for fd in os.listdir(f"/proc/{self.proc.pid}/fd"):
-            if os.readlink(f"/proc/{self.proc.pid}/fd/{fd}") == f"socket:[{inode}]":
-                pidfd = os.pidfd_open(self.proc.pid)
-                try:
-                    borrowed = _pidfd_getfd(pidfd, int(fd))
-                finally:
-                    os.close(pidfd)
-                with socket.socket(fileno=borrowed) as sock:
-                    return sock.getsockopt(level, option) if size is None else sock.getsockopt(level, option, size)
-        raise LookupError(f"the server holds no socket connected to port {port}")
+        fd = _fd_of(self.proc.pid, _tcp_inode(remote_port=port))
+        if fd is None:
+            raise LookupError(f"the server holds no socket connected to port {port}")
+        pidfd = os.pidfd_open(self.proc.pid)
+        try:
+            borrowed = _pidfd_getfd(pidfd, fd)
+        finally:
+            os.close(pidfd)
+        with socket.socket(fileno=borrowed) as sock:
+            return sock.getsockopt(level, option) if size is None else sock.getsockopt(level, option, size)
 
     def request(self, method, path, body=None, headers=None, raw=None):
         """An HTTP request with a JSON `body` (or `raw` bytes); returns (status, parsed JSON or text, headers)."""
@@ -144,6 +143,24 @@ def _tcp_inode(remote_port):
         if fields[2] == f"0100007F:{remote_port:04X}":
             return fields[9]
     raise LookupError(f"no TCP socket with the peer port {remote_port}")
+
+
+def holder_of(client, pids):
+    """Which of the processes `pids` (a server's workers) holds the server end of `client`'s
+    connection (a connected socket)."""
+    inode = _tcp_inode(remote_port=client.getsockname()[1])
+    return next(pid for pid in pids if _fd_of(pid, inode) is not None)
+
+
+def _fd_of(pid, inode):
+    """The descriptor by which process `pid` holds the socket `inode`, or None."""
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == f"socket:[{inode}]":
+                return int(fd)
+        except FileNotFoundError:  # closed while we looked
+            continue
+    return None
 
 
 def _pidfd_getfd(pidfd, fd):
