@@ -120,7 +120,8 @@ def open_database(path):
 
 def open_mailbox(path):
     """The indexer's connection to the database at `path` and its mailbox, which is
-    created, checked against the messages and filled; SettingsError when unusable."""
+    created, checked against the messages and filled, and the id it is filled to;
+    SettingsError when unusable."""
     try:
         conn = _with_mailbox(_connect(path), path)
         with _transaction(conn, "BEGIN IMMEDIATE"):
@@ -132,10 +133,10 @@ def open_mailbox(path):
             if conn.execute("SELECT upto FROM mb.mailbox_filled").fetchone()[0] > last_id:
                 conn.execute("DELETE FROM mb.mailbox WHERE id > ?", (last_id,))
                 conn.execute("UPDATE mb.mailbox_filled SET upto = ?", (last_id,))
-            _fill_mailbox(conn)  # what an older server stored, or this one left unindexed when it stopped
+            upto = _fill_mailbox(conn)  # what an older server stored, or this one left unindexed when it stopped
     except sqlite3.DatabaseError as exc:
         raise SettingsError(f"CHAT_DATABASE_URL: {path}{MAILBOX_SUFFIX} cannot be used: {exc}") from None
-    return conn
+    return conn, upto
 
 
 # -- run on the thread pool: plain sqlite3, no gevent ----------------------
@@ -274,11 +275,11 @@ class SqliteStore(Store):
         self._filling = False
         self._last_write = 0.0
         self._writer = open_database(path)
-        self._indexer = open_mailbox(path)
+        self._indexer, self._upto = open_mailbox(path)
         self._indexing = Semaphore()  # one user of the indexer's connection at a time
         self._unforgotten = set()  # users whose pruned messages' entries are still to be freed
         self._swept = False  # whether a prune freed every user's entries since this process started
-        self._upto = self._committed = _last_id(self._indexer)  # open_mailbox filled the mailbox to here
+        self._committed = self._upto  # open_mailbox indexed every message stored so far
         self._readers = Queue()
         for _ in range(READERS):
             self._readers.put(_with_mailbox(_connect(path), path))
@@ -375,12 +376,9 @@ class SqliteStore(Store):
 
     @staticmethod
     def _snapshot(conn, me, since, limit):
-        conn.execute("BEGIN")
-        try:
+        with _transaction(conn, "BEGIN"):  # one snapshot: last_id covers every row read
             last_id = _last_id(conn)
             rows = SqliteStore._visible(conn, me, since, limit)
-        finally:
-            conn.execute("COMMIT")
         return (last_id, *page(rows, limit))
 
     _last_id = staticmethod(_last_id)
