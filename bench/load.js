@@ -180,24 +180,32 @@ function text(key, size) {
   return (key + '|').padEnd(size, 'x');
 }
 
+function startMeasuring() {
+  // The runner reads the server's CPU from this line to the one `stopMeasuring` prints.
+  console.log(JSON.stringify({ phase: 'measuring' }));
+  return { started: now(), cpu: process.cpuUsage() };
+}
+
+function stopMeasuring(mark) {
+  // The measured seconds, and the share of its own core the generator used in them.
+  const seconds = (now() - mark.started) / 1000;
+  const cpu = process.cpuUsage(mark.cpu);
+  console.log(JSON.stringify({ phase: 'measured' }));
+  return { seconds, load_cpu: (cpu.user + cpu.system) / 1e6 / seconds };
+}
+
 class Window {
   // Counts deliveries and latencies between open() and close(), and the generator's CPU.
   constructor() { this.on = false; this.count = 0; this.latencies = []; }
-  open() {
-    console.log(JSON.stringify({ phase: 'measuring' })); // the runner reads the server's CPU from here
-    this.on = true; this.started = now(); this.cpu = process.cpuUsage();
-  }
+  open() { this.on = true; this.mark = startMeasuring(); }
   record(latency) { if (this.on) { this.count += 1; this.latencies.push(latency); } }
   close() {
     this.on = false;
-    const seconds = (now() - this.started) / 1000;
-    const cpu = process.cpuUsage(this.cpu);
-    console.log(JSON.stringify({ phase: 'measured' })); // to here
+    const { seconds, load_cpu } = stopMeasuring(this.mark);
     const sorted = this.latencies.sort((a, b) => a - b);
     return {
       per_second: this.count / seconds, p50_ms: percentile(sorted, 0.5), p99_ms: percentile(sorted, 0.99),
-      max_ms: sorted.length ? sorted[sorted.length - 1] : null, count: this.count,
-      load_cpu: (cpu.user + cpu.system) / 1e6 / seconds,
+      max_ms: sorted.length ? sorted[sorted.length - 1] : null, count: this.count, load_cpu,
     };
   }
 }
@@ -293,27 +301,26 @@ async function paced() {
     };
   }
   let sent = 0;
-  let cpu = null;
+  let mark = null;
   await new Promise((resolve) => {
     const timer = setInterval(() => {
       const due = Math.min(last, Math.floor((now() - started) / interval) + 1);
       for (; sent < due; sent++) {
-        if (sent === first) { console.log(JSON.stringify({ phase: 'measuring' })); cpu = process.cpuUsage(); }
+        if (sent === first) mark = startMeasuring();
         if (sent >= first) lag[sent - first] = now() - (started + sent * interval);
         clients[sent % senders].send(JSON.stringify(frameFor(sent % senders, `${sent}`)));
       }
       if (sent === last) { clearInterval(timer); resolve(); }
     }, 1);
   });
-  console.log(JSON.stringify({ phase: 'measured' }));
-  cpu = process.cpuUsage(cpu);
+  const { load_cpu } = stopMeasuring(mark);
   const deadline = now() + grace_s * 1000;
   while (heard < latency.length && now() < deadline) await sleep(10);
   const sorted = Array.from(latency).sort((a, b) => a - b); // unheard ones last, as Infinity
   const result = {
     per_second: rate, heard_share: heard / latency.length, count: latency.length,
     p50_ms: percentile(sorted, 0.5), p99_ms: percentile(sorted, 0.99), max_ms: sorted[sorted.length - 1],
-    send_lag_p99_ms: percentile(lag.sort(), 0.99), load_cpu: (cpu.user + cpu.system) / 1e6 / seconds,
+    send_lag_p99_ms: percentile(lag.sort(), 0.99), load_cpu,
     errors: clients.reduce((sum, c) => sum + c.errors, 0),
   };
   closeAll(clients);

@@ -76,14 +76,17 @@ class Server:
         wait_for_port(self.port, self.proc)
         self.url = f"ws://127.0.0.1:{self.port}"
 
+    def pids(self):
+        """The server's process and its children (gunicorn's workers)."""
+        return [self.proc.pid] + children(self.proc.pid)
+
     def rss_kib(self):
-        """Resident memory of the server and its children (gunicorn's workers), in KiB."""
-        pids = [self.proc.pid] + children(self.proc.pid)
-        return sum(rss_of(pid) for pid in pids)
+        """Resident memory of the server and its children, in KiB."""
+        return sum(rss_of(pid) for pid in self.pids())
 
     def cpu_seconds(self):
-        """CPU time the server and its children (gunicorn's workers) have used, in seconds."""
-        return sum(cpu_of(pid) for pid in [self.proc.pid] + children(self.proc.pid))
+        """CPU time the server and its children have used, in seconds."""
+        return sum(cpu_of(pid) for pid in self.pids())
 
     def stop(self):
         """Stop the server and remove its data."""
