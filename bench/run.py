@@ -331,7 +331,7 @@ def latency_curves(ax, results, colors):
         ax.plot(PACED_RATES, values, marker="o", color=color, label=kind)
     ax.axhline(20, color="#c53030", linewidth=0.8, linestyle="--")
     ax.set_ylim(0, ceiling * 1.05)
-    ax.set_title("direct p99 (ms) at a fixed rate/s", fontsize=10)
+    ax.set_title(f"direct p99 (ms) at a fixed rate/s (top: {ceiling}+)", fontsize=10)
     ax.legend(fontsize=7)
 
 
