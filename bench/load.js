@@ -18,17 +18,33 @@
 'use strict';
 
 const crypto = require('crypto');
-const http = require('http');
+const net = require('net');
 const readline = require('readline');
 
 const opts = JSON.parse(process.argv[2]);
-const now = () => Number(process.hrtime.bigint()) / 1e6; // milliseconds
+const { performance } = require('perf_hooks');
+
+const now = () => performance.now(); // milliseconds
 const RUN = Date.now().toString(36); // in every cid: a server keeps cids, and a second run reuses keys
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'; // RFC 6455's handshake constant
 
+// What a frame is searched for, as bytes: a string needle is encoded again on every search.
+const MSG_FIELD = Buffer.from('"msg":');
+const CID_FIELD = Buffer.from('"cid"');
+const CID_WITHIN = 64; // every server puts the sender's cid last, and `"cid": "<run>.<key>"}` is under 40 bytes
+const [MESSAGE, HELLO, PRESENCE] = ['m', 'h', 'p'].map((letter) => letter.charCodeAt(0));
+
+function kindOf(data) {
+  // The first letter of a server frame's type: each of them starts {"type":"<type>", or
+  // {"type": "<type>" from json.dumps.
+  let at = 8;
+  while (data[at] === 0x20) at += 1;
+  return data[at + 1];
+}
+
 function keyOf(data) {
   // The key a message body starts with (see `text`), read from the frame's bytes.
-  let start = data.indexOf('"msg":') + 6;
+  let start = data.indexOf(MSG_FIELD) + 6;
   while (data[start] !== 0x22) start += 1; // the opening quote, after any space
   const bar = data.indexOf(0x7c, start);
   return bar < 0 ? '' : data.toString('latin1', start + 1, bar);
@@ -47,10 +63,11 @@ class Client {
     this.pending = null; // the start of a frame not yet whole
     this.parts = []; // the fragments of a message not yet whole
     socket.setNoDelay(true);
-    socket.on('data', (chunk) => this.received(chunk));
   }
 
   received(chunk) {
+    // `chunk` lives in the read buffer all sockets share (see `connect`): what is kept
+    // past this call (a frame's start, a fragment) is copied.
     const buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
     let at = 0;
     while (buf.length - at >= 2) {
@@ -69,15 +86,18 @@ class Client {
       this.frame(buf[at] & 0x80, buf[at] & 0x0f, buf.subarray(at + head, at + head + length));
       at += head + length;
     }
-    this.pending = at < buf.length ? buf.subarray(at) : null;
+    this.pending = at < buf.length ? Buffer.from(buf.subarray(at)) : null;
   }
 
   frame(fin, opcode, payload) {
     if (opcode === 0x9) this.sendFrame(0xa, payload); // ping: pong
     else if (opcode === 0x8) this.socket.end(); // close
     else if (opcode === 0x1 || opcode === 0x0) {
+      if (!fin) {
+        this.parts.push(Buffer.from(payload));
+        return;
+      }
       this.parts.push(payload);
-      if (!fin) return;
       const data = this.parts.length === 1 ? payload : Buffer.concat(this.parts);
       this.parts = [];
       this.text(data);
@@ -87,10 +107,11 @@ class Client {
   text(data) {
     // hello and presence matter to no scenario: in a crowd, parsing them would make the
     // generator the bottleneck (every hello lists everyone online). Nor is a delivery parsed.
-    const head = data.toString('latin1', 0, 24);
-    if (head.includes('"hello"') || head.includes('"presence"')) return;
-    if (head.includes('"message"')) {
-      if (data.indexOf('"cid"') < 0 && this.onDelivery) this.onDelivery(keyOf(data));
+    const kind = kindOf(data);
+    if (kind === HELLO || kind === PRESENCE) return;
+    if (kind === MESSAGE) {
+      const own = data.indexOf(CID_FIELD, Math.max(0, data.length - CID_WITHIN)) >= 0;
+      if (!own && this.onDelivery) this.onDelivery(keyOf(data));
       return;
     }
     const frame = JSON.parse(data);
@@ -123,30 +144,49 @@ class Client {
   }
 }
 
+// Every socket reads into this one buffer, through `onread`: no stream, and no new Buffer
+// for each read. The data is used (or copied) before the next read, which is what allows it.
+const READ_BUFFER = Buffer.alloc(1 << 16);
+const TARGET = new URL(opts.url);
+
 function connect(name) {
   // Resolves with a Client once the server says `synced`.
   return new Promise((resolve, reject) => {
     const key = crypto.randomBytes(16).toString('base64');
-    const request = http.request(`${opts.url.replace(/^ws/, 'http')}/ws/${name}`, {
-      agent: false,
-      headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': key },
-    });
-    request.on('upgrade', (response, socket, head) => {
+    let client = null;
+    let response = Buffer.alloc(0); // the HTTP response, until its headers are whole
+    const handshake = (chunk) => {
+      response = Buffer.concat([response, chunk]);
+      const end = response.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const [statusLine, ...lines] = response.toString('latin1', 0, end).split('\r\n');
+      const status = statusLine.split(' ')[1];
+      const headers = new Map(lines.map((line) => [line.slice(0, line.indexOf(':')).trim().toLowerCase(),
+        line.slice(line.indexOf(':') + 1).trim()]));
       const accept = crypto.createHash('sha1').update(key + GUID).digest('base64');
-      if (response.headers['sec-websocket-accept'] !== accept) {
+      if (status !== '101' || headers.get('sec-websocket-accept') !== accept) {
         socket.destroy();
-        reject(new Error(`${name}: wrong Sec-WebSocket-Accept`));
+        reject(new Error(`${name}: ${status === '101' ? 'wrong Sec-WebSocket-Accept' : `HTTP ${status}`}`));
         return;
       }
-      const client = new Client(name, socket);
+      client = new Client(name, socket);
       client.onText = (frame) => { if (frame.type === 'synced') { client.onText = null; resolve(client); } };
-      socket.on('close', () => reject(new Error(`${name} closed`)));
-      socket.on('error', reject);
-      if (head.length) client.received(head);
+      if (response.length > end + 4) client.received(response.subarray(end + 4));
+      response = null;
+    };
+    const socket = net.connect({
+      host: TARGET.hostname, port: Number(TARGET.port),
+      onread: { buffer: READ_BUFFER, callback: (n, buf) => {
+        const chunk = buf.subarray(0, n);
+        if (client) client.received(chunk);
+        else handshake(chunk);
+      } },
     });
-    request.on('response', (response) => reject(new Error(`${name}: HTTP ${response.statusCode}`)));
-    request.on('error', reject);
-    request.end();
+    socket.on('connect', () => socket.write(
+      `GET /ws/${name} HTTP/1.1\r\nHost: ${TARGET.host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n`
+      + `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${key}\r\n\r\n`));
+    socket.on('close', () => reject(new Error(`${name} closed`)));
+    socket.on('error', reject);
   });
 }
 
