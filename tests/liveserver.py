@@ -89,10 +89,9 @@ class Server:
 
         Borrows the server's descriptor with pidfd_getfd (Linux 5.6 and later).
         """
-        port = client.getsockname()[1]
-        fd = _fd_of(self.proc.pid, _tcp_inode(remote_port=port))
+        fd = _fd_of(self.proc.pid, _server_inode(client))
         if fd is None:
-            raise LookupError(f"the server holds no socket connected to port {port}")
+            raise LookupError(f"the server holds no socket connected to port {client.getsockname()[1]}")
         pidfd = os.pidfd_open(self.proc.pid)
         try:
             borrowed = _pidfd_getfd(pidfd, fd)
@@ -136,19 +135,26 @@ class Server:
         return Client(self.ws_url + path, **options)
 
 
-def _tcp_inode(remote_port):
-    """The inode of the IPv4 TCP socket whose peer is 127.0.0.1:`remote_port`."""
+_ESTABLISHED = "01"  # the `st` column of /proc/net/tcp
+
+
+def _server_inode(client):
+    """The inode of the server's end of `client`'s connection (a connected IPv4 socket on
+    127.0.0.1), found by the two ports in /proc/net/tcp."""
+    ends = (f"0100007F:{client.getpeername()[1]:04X}", f"0100007F:{client.getsockname()[1]:04X}")
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
-        if fields[2] == f"0100007F:{remote_port:04X}":
+        # Only an established one: an earlier connection between the same ports may linger
+        # in TIME_WAIT, listed with the inode 0.
+        if (fields[1], fields[2]) == ends and fields[3] == _ESTABLISHED:
             return fields[9]
-    raise LookupError(f"no TCP socket with the peer port {remote_port}")
+    raise LookupError(f"the server's end of the connection from port {client.getsockname()[1]} is not established")
 
 
 def holder_of(client, pids):
     """Which of the processes `pids` (a server's workers) holds the server end of `client`'s
     connection (a connected socket)."""
-    inode = _tcp_inode(remote_port=client.getsockname()[1])
+    inode = _server_inode(client)
     return next(pid for pid in pids if _fd_of(pid, inode) is not None)
 
 
