@@ -19,11 +19,10 @@
 
 const crypto = require('crypto');
 const net = require('net');
+const { performance } = require('perf_hooks');
 const readline = require('readline');
 
 const opts = JSON.parse(process.argv[2]);
-const { performance } = require('perf_hooks');
-
 const now = () => performance.now(); // milliseconds
 const RUN = Date.now().toString(36); // in every cid: a server keeps cids, and a second run reuses keys
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'; // RFC 6455's handshake constant
