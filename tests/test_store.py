@@ -214,6 +214,23 @@ def test_a_quiet_sqlite_store_indexes_its_tail(tmp_path):
     assert mailbox(store.path) == [("ann", 1), ("bob", 1)]
 
 
+def test_a_running_store_fills_chunk_by_chunk_and_misses_nothing(tmp_path):
+    """A fill behind a running store goes FILL_CHUNK ids at a time, pausing after each:
+    every message is indexed, across the chunks' edges too (a group message once, a
+    direct one for both its users), and the queries read the mailbox alone."""
+    count = sqlite_store.FILL_CHUNK * 2 + 3
+    store = SqliteStore(str(tmp_path / "chat.db"), fill_rows=count)
+    outcomes = [store.queue_message("ann", "bob" if n % 3 else None, f"m{n}", f"k{n}") for n in range(count)]
+    records = [outcome.get(timeout=10)[0] for outcome in outcomes]
+    expected = [(key, r.id) for r in records for key in (("ann", "bob") if r.to_user else ("",))]
+    with gevent.Timeout(10):
+        while len(mailbox(store.path)) < len(expected):
+            gevent.sleep(0.05)
+    assert mailbox(store.path) == expected
+    assert store._upto == records[-1].id  # pylint: disable=protected-access
+    assert store.snapshot("bob", None, count)[1:] == (records, False)
+
+
 def test_the_mailbox_is_rebuilt_when_lost_and_cut_back_when_ahead(tmp_path):
     """The mailbox file is derived: a new one is filled from the messages, and one that lists
     ids the messages no longer reach (a restored backup) does not hide the ids given again."""
