@@ -14,7 +14,8 @@ written once per fill. The fills run on a connection and a thread of their own a
 only the mailbox file, so commits never wait for them (in one file, a fill of 2,048 held
 the commits behind it for 5 ms), and pause as they go, so that a fill takes a quarter of
 the core from the hub for a while, not half of it at once. Queries read the mailbox and
-scan the short tail above `upto`. The mailbox is derived data: deleted, it is rebuilt when the store opens.
+scan the short tail above `upto`. The mailbox is derived data: deleted, it is rebuilt
+when the store opens.
 """
 
 import contextlib
@@ -40,7 +41,7 @@ READERS = 4
 FILL_ROWS = 4096  # the tail is indexed once it is this long (see the module's docstring)
 FILL_QUIET = 1.0  # or once writes stop for this many seconds, so a quiet server's tail is empty
 # A fill behind a running server takes about this share of the core, FILL_CHUNK ids at a
-# time: in one go it took half the core (the other half of the hub's) for 15-30 ms.
+# time: in one go, it took half the core from the hub for 15-30 ms.
 FILL_SHARE = 0.25
 FILL_CHUNK = 512  # all in one transaction: each page is still written to the log once a fill
 _MIGRATIONS = {
@@ -228,8 +229,9 @@ def _index(conn, operation, *args):
         return operation(conn, *args)
 
 
-# OR IGNORE: a note to oneself lists its sender twice.
-_FILL = f"INSERT OR IGNORE INTO mb.mailbox (key, id) {_ENTRIES.format(where='id > :low AND id <= :high')} ORDER BY 1, 2"
+# The entries of the ids in (low, high]. OR IGNORE: a note to oneself lists its sender twice.
+_FILL = f"""INSERT OR IGNORE INTO mb.mailbox (key, id)
+    {_ENTRIES.format(where="id > :low AND id <= :high")} ORDER BY 1, 2"""
 
 
 def _fill_mailbox(conn, share=1.0):
