@@ -138,7 +138,7 @@ def open_mailbox(path):
             # A mailbox ahead of the messages (they were restored from a backup, or lost their
             # last commits) would hide the messages that get those ids again: drop its extra part.
             last_id = _last_id(conn)
-            if conn.execute("SELECT upto FROM mb.mailbox_filled").fetchone()[0] > last_id:
+            if conn.execute(f"SELECT {_TAIL}").fetchone()[0] > last_id:
                 conn.execute("DELETE FROM mb.mailbox WHERE id > ?", (last_id,))
                 conn.execute("UPDATE mb.mailbox_filled SET upto = ?", (last_id,))
             upto = _fill_mailbox(conn)  # what an older server stored, or this one left unindexed when it stopped
