@@ -153,9 +153,12 @@ def _server_inode(client):
 
 def holder_of(client, pids):
     """Which of the processes `pids` (a server's workers) holds the server end of `client`'s
-    connection (a connected socket)."""
+    connection (a connected socket); LookupError if none does."""
     inode = _server_inode(client)
-    return next(pid for pid in pids if _fd_of(pid, inode) is not None)
+    for pid in pids:
+        if _fd_of(pid, inode) is not None:
+            return pid
+    raise LookupError(f"none of the processes {sorted(pids)} holds the socket {inode}")
 
 
 def _fd_of(pid, inode):
