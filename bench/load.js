@@ -146,6 +146,10 @@ class Client {
 // Every socket reads into this one buffer, through `onread`: no stream, and no new Buffer
 // for each read. The data is used (or copied) before the next read, which is what allows it.
 const READ_BUFFER = Buffer.alloc(1 << 16);
+// When the chunk being handled was read: the arrival time of the frames it completes. Taken
+// once a read, so that the generator's work on the frames before one is not counted as
+// the server's latency.
+let readAt = 0;
 const TARGET = new URL(opts.url);
 
 function connect(name) {
@@ -176,6 +180,7 @@ function connect(name) {
     const socket = net.connect({
       host: TARGET.hostname, port: Number(TARGET.port),
       onread: { buffer: READ_BUFFER, callback: (n, buf) => {
+        readAt = now();
         const chunk = buf.subarray(0, n);
         if (client) client.received(chunk);
         else handshake(chunk);
@@ -274,6 +279,19 @@ async function idle() {
   process.exit(0); // handshakes still under way past the limit are abandoned
 }
 
+function afterReads(action) {
+  // `action(i)` for each `i` given, once the reads of this turn of the event loop are done:
+  // a refill sent in the middle of them would delay the reads after it, and so add the
+  // generator's own sending to the latency it stamps on their frames.
+  let due = [];
+  const run = () => {
+    const these = due;
+    due = [];
+    for (const i of these) action(i);
+  };
+  return (i) => { if (due.push(i) === 1) setImmediate(run); };
+}
+
 async function closedLoop(clients, { senders, inflight, seconds }, frameFor, heard) {
   // Each of the first `senders` clients keeps `inflight` messages going; a message's slot
   // is refilled once `heard(key)` says every recipient has it. Latency: send to each arrival.
@@ -281,15 +299,15 @@ async function closedLoop(clients, { senders, inflight, seconds }, frameFor, hea
   const window = new Window();
   let seq = 0;
   let stopping = false;
-  const pump = (i) => {
+  const pump = afterReads((i) => {
     if (stopping) return;
     const key = `${i}.${seq++}`;
     started.set(key, now());
     clients[i].send(JSON.stringify(frameFor(i, key)));
-  };
+  });
   for (const c of clients) {
     c.onDelivery = (key) => {
-      window.record(now() - started.get(key));
+      window.record(readAt - started.get(key));
       if (heard(key)) { started.delete(key); pump(Number(key.split('.')[0])); }
     };
   }
@@ -336,7 +354,7 @@ async function paced() {
   for (const c of clients) {
     c.onDelivery = (key) => {
       const k = Number(key);
-      if (k >= first && k < last) { latency[k - first] = now() - (started + k * interval); heard += 1; }
+      if (k >= first && k < last) { latency[k - first] = readAt - (started + k * interval); heard += 1; }
     };
   }
   let sent = 0;
@@ -391,15 +409,15 @@ async function stall() {
   let stopping = false;
   const sent = new Map();
   let seq = 0;
-  const pump = (i) => {
+  const pump = afterReads((i) => {
     if (stopping) return;
     const key = `${i}.${seq++}`;
     sent.set(key, now());
     clients[i].send(JSON.stringify({ to_user: clients[i + pairs].name, msg: text(key, 64) }));
-  };
+  });
   for (const c of clients.slice(pairs, 2 * pairs)) {
     c.onDelivery = (key) => {
-      window.record(now() - sent.get(key));
+      window.record(readAt - sent.get(key));
       pump(Number(key.split('.')[0]));
     };
   }
