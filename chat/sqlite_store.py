@@ -242,12 +242,13 @@ def _fill_mailbox(conn, share=1.0):
     """
     last_id = _last_id(conn)
     upto = conn.execute(f"SELECT {_TAIL}").fetchone()[0]
-    step = FILL_CHUNK if share < 1 else max(last_id - upto, 1)
+    pause = 1 / share - 1  # seconds of pause per second of work; none at a share of 1
+    step = FILL_CHUNK if pause else max(last_id - upto, 1)
     for low in range(upto, last_id, step):
         began = time.thread_time()
         conn.execute(_FILL, {"low": low, "high": min(low + step, last_id)})
-        if share < 1:
-            _sleep((time.thread_time() - began) * (1 / share - 1))
+        if pause:
+            _sleep((time.thread_time() - began) * pause)
     conn.execute("UPDATE mb.mailbox_filled SET upto = ?", (last_id,))
     return last_id
 
