@@ -43,6 +43,7 @@ def serve():
     print(f"chat: listening on http://{settings.host}:{server.server_port}", flush=True)
 
     def stop():
+        """Close every socket with 1001 (clients reconnect with `since`), then stop serving."""
         services.going_away()
         server.stop(timeout=5)
 

@@ -33,6 +33,7 @@ def register_handlers(app):
 
     @app.errorhandler(HTTPException)
     def http_error(exc):
+        """Any HTTP error (404, 405, 413, ...) as a JSON error with the same status and headers."""
         code = (exc.name or "error").lower().replace(" ", "_")
         response = json_error(exc.code or 500, code, exc.description or exc.name)
         for name, value in exc.get_headers():  # Allow on 405, for one
@@ -42,6 +43,7 @@ def register_handlers(app):
 
     @app.errorhandler(LoginRefused)
     def login_refused(exc):
+        """A refused login, with Retry-After while its rate limit holds."""
         response = json_error(exc.status, exc.code, exc.detail)
         if exc.retry_after:
             response.headers["Retry-After"] = str(math.ceil(exc.retry_after))
@@ -49,13 +51,14 @@ def register_handlers(app):
 
     @app.before_request
     def cross_site_post():
-        # Cookies make every POST a request forgery target: refuse foreign origins.
+        """Refuse a POST from a foreign Origin: cookies make every POST a forgery target."""
         if request.method == "POST" and not auth.origin_allowed(request.environ, services().settings.allowed_origins):
             return json_error(403, "bad_origin", "this Origin may not post here")
         return None
 
     @app.errorhandler(Exception)
     def crash(exc):
+        """Log a crash; the client gets a JSON 500 without the traceback."""
         app.logger.exception("request failed: %s", exc)
         return json_error(500, "internal_error", "the server failed; the error is logged")
 

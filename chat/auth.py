@@ -69,9 +69,11 @@ class CookieSessions(SecureCookieSessionInterface):
     _signer = None  # (keys, serializer)
 
     def get_cookie_secure(self, app):
+        """Secure when this request came over https (directly or through a trusted proxy)."""
         return request.is_secure
 
     def get_signing_serializer(self, app):
+        """Flask's serializer, built once per set of keys."""
         # Flask builds a serializer per request, and building one encodes a test value:
         # a tenth of the cost of a socket's handshake. The keys rarely change; reuse it.
         keys = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))

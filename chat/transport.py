@@ -561,12 +561,13 @@ class ChatHandler(WebSocketHandler):
     MessageClass = RequestHeaders  # headers read without the email parser
 
     def get_environ(self):
+        """The WSGI environ, with the raw socket for event streams."""
         environ = super().get_environ()
         environ["chat.socket"] = self.socket  # event streams watch it for the client leaving
         return environ
 
     def format_request(self):
-        # The access log keeps paths, not query strings: those carry tokens (?token=).
+        """The access log's line, with paths but no query strings: those carry tokens (?token=)."""
         saved = self.requestline
         if saved:
             self.requestline = _QUERY.sub("", saved)
@@ -576,6 +577,7 @@ class ChatHandler(WebSocketHandler):
             self.requestline = saved
 
     def run_application(self):
+        """Serve plain HTTP as gevent does; check an upgrade's handshake, then hand the socket to the app."""
         if not self._upgrade_requested():
             return WSGIHandler.run_application(self)
         problem = handshake_problem(self.environ)
@@ -652,5 +654,6 @@ class ChatHandler(WebSocketHandler):
             super()._prepare_response()
 
     def log_request(self):
+        """Log the request, unless it became a WebSocket (its 101 is not a finished request)."""
         if self.code != 101:
             WSGIHandler.log_request(self)
