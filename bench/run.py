@@ -163,7 +163,8 @@ def idle(server, n):
             raise RuntimeError(f"idle load with {n} clients failed")
         ready = json.loads(line)
         if ready["connect_s"] is None:
-            print(f"  only {ready['connected']:,} of {n:,} connected within the limit", file=sys.stderr)
+            refused = f" ({ready['refused']:,} closed by the server)" if ready["refused"] else ""
+            print(f"  only {ready['connected']:,} of {n:,} connected within the limit{refused}", file=sys.stderr)
         time.sleep(2)  # presence and greetings settle
         after = server.rss_kib()
         proc.stdin.write("close\n")
