@@ -353,7 +353,7 @@ def rate_against_p99(ax, results, colors):
                 ax.annotate(f"x{n}", (rate, p99), fontsize=7, textcoords="offset points", xytext=(3, 3))
     ax.axhline(P99_TARGET_MS, color="#c53030", linewidth=0.8, linestyle="--")
     ax.set_ylim(0, ceiling * 1.05)
-    ax.set_title(f"direct p99 (ms) by msgs/s, 50 senders x n in flight (top: {ceiling}+)", fontsize=9)
+    ax.set_title(f"p99 (ms) by direct msgs/s, closed loop (top: {ceiling}+)", fontsize=9)
     ax.legend(fontsize=7)
 
 
