@@ -181,6 +181,21 @@ def test_pruning_every_message_frees_entries_below_the_next_id_only(tmp_path):
     assert store._write(store._prune, only.ts + 1) == (1, [""], only.id + 1)  # pylint: disable=protected-access
 
 
+def test_a_prune_behind_a_clock_set_back_never_takes_a_newer_message(tmp_path):
+    """The SQLite store finds old messages by id, below the first one that is not old:
+    an old message stored after a newer one (the clock was set back) waits for a later
+    pass, and no message newer than the cutoff goes."""
+    path = str(tmp_path / "chat.db")
+    store = SqliteStore(path, fill_rows=1_000_000)
+    with sqlite3.connect(path) as conn:
+        conn.executemany("INSERT INTO messages (from_key, from_user, msg, ts) VALUES ('ann', 'ann', ?, ?)",
+                         [("old", 100.0), ("stepped back", 50.0), ("new", 300.0), ("old again", 60.0)])
+    assert store.prune(200.0) == 2
+    assert [r.msg for r in store.snapshot("ann", None, 50)[1]] == ["new", "old again"]
+    assert store.prune(301.0) == 2
+    assert store.snapshot("ann", None, 50)[1] == []
+
+
 def test_the_schema_is_made_once_and_reopened(open_store):
     """Opening the same database again migrates nothing and keeps the data; ping answers."""
     open_store().add_message("ann", None, "kept")
