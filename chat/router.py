@@ -66,7 +66,7 @@ class Router:
         # next one is read while they commit: a connection keeps up to PIPELINE messages
         # in flight, so one sender is not held to one message per fsync.
         in_flight = BoundedSemaphore(PIPELINE)
-        ws.listen(lambda data: self._on_frame(user, ws, data, in_flight))
+        ws.listen(lambda data, may_wait: self._on_frame(user, ws, data, in_flight, may_wait))
 
     def open(self, user, conn, since=None):
         """Register a connection (socket or event stream) and greet it; return the display name.
@@ -113,18 +113,28 @@ class Router:
             if message_id is None or message_id > last_id:
                 ws.send_frame(frame)
 
-    def _on_frame(self, user, ws, data, in_flight):
+    def _on_frame(self, user, ws, data, in_flight, may_wait):
+        # Returns False, having done nothing, when it would wait and may not (see
+        # ChatWebSocket.listen): for a slot among the messages in flight, or for the
+        # database to say who the recipient is.
         if isinstance(data, bytes):
             ws.close(1003, "binary frames are not supported")
-            return
-        in_flight.acquire()
+            return True
         try:
             message = protocol.parse_client_frame(data, self.settings.max_message_chars)
+        except FrameRejected as exc:
+            self._refuse(ws, exc.code, exc.detail, exc.cid)
+            return True
+        if not may_wait and (in_flight.locked() or not self.store.knows(message.to_user)):
+            return False
+        in_flight.acquire()
+        try:
             ack = _ack_key(user, message, ws)
             self._admit(user, message, ws, ack, _Stored(self, user, message, ws, ack, in_flight))
         except FrameRejected as exc:
             in_flight.release()
             self._refuse(ws, exc.code, exc.detail, exc.cid)
+        return True
 
     @staticmethod
     def _refuse(ws, code, detail, cid):

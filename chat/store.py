@@ -125,6 +125,10 @@ class Store:
             self._names[key] = found
         return self._names[key]
 
+    def knows(self, name):
+        """True when display_name(name) answers without reading the database (None: the group)."""
+        return name is None or name_key(name) in self._names
+
     def password_hash(self, name):
         """The stored password hash of `name`, or None when the name is unclaimed."""
         return self._timed_read(self._password_hash, name_key(name))

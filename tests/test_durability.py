@@ -7,6 +7,7 @@ from itertools import count
 
 import pytest
 
+from chat.router import PIPELINE
 from liveserver import UNLIMITED
 
 
@@ -46,6 +47,30 @@ def test_acknowledged_messages_survive_a_restart(start_server):
     assert [m["id"] for m in backlog] == [a["id"] for a in acks]
     assert hello["last_id"] == acks[-1]["id"]
     bob.close()
+
+
+def test_a_burst_past_the_pipeline_is_stored_in_sending_order(start_server):
+    """More frames at once than may wait for the commit: the reader waits for room, and
+    every frame is stored once, with ids in the order the frames were sent."""
+    srv = start_server(**UNLIMITED)
+    bob, *_ = synced(srv, "bob")
+    alice, *_ = synced(srv, "alice")
+    count = PIPELINE * 3
+    acks = send_all(alice, [{"to_user": "bob", "msg": f"n{i}"} for i in range(count)])
+    ids = [ack["id"] for ack in acks]
+    assert [ack["msg"] for ack in acks] == [f"n{i}" for i in range(count)] and ids == sorted(set(ids))
+    assert [bob.recv_until(lambda f: f.get("type") == "message")["id"] for _ in range(count)] == ids
+
+
+def test_a_recipient_known_only_to_the_database_is_looked_up(start_server):
+    """After a restart the server has not read a recipient's name yet: a frame to them
+    waits for that read, and is stored with the name's first spelling."""
+    srv = start_server()
+    synced(srv, "Bobby")[0].close()
+    srv.stop()
+    srv.start()
+    alice, *_ = synced(srv, "alice")
+    assert send_all(alice, [{"to_user": "bobby", "msg": "hi"}])[0]["to_user"] == "Bobby"
 
 
 def test_kill_9_right_after_acknowledgements_loses_nothing(start_server):
