@@ -195,24 +195,34 @@ class ChatWebSocket(WebSocket):
             self._wake()
 
     def _hand_on_short_frames(self):
-        inbox = self._inbox
         while not self.close_sent:
-            small = wsproto.small_text(inbox, self.max_size)
-            if small is None:
-                return
-            size, payload, mask = small
             try:
-                text = wsproto.unmask(payload, mask).decode("utf-8")
+                short = self._short_frame()
             except UnicodeDecodeError:
                 return  # the reader fails the connection
+            if short is None:
+                return
+            size, text = short
             try:
                 if not self._on_message(text, False):
                     return  # it would wait: the reader hands it on again
             except Exception:  # pylint: disable=broad-except
                 log.exception("WebSocket reader failed")
                 self.close(1011, "internal error")
-            del inbox[:size]
-            self.last_seen = monotonic()
+            self._consume(size)
+
+    def _short_frame(self):
+        """(size, text) of the whole short text frame the buffer starts with, left in the
+        buffer; None for anything else. UnicodeDecodeError when its text is not UTF-8."""
+        small = wsproto.small_text(self._inbox, self.max_size)
+        if small is None:
+            return None
+        size, payload, mask = small
+        return size, wsproto.unmask(payload, mask).decode("utf-8")
+
+    def _consume(self, size):
+        del self._inbox[:size]
+        self.last_seen = monotonic()
 
     def _wake(self):
         self._watcher.stop()
@@ -271,12 +281,10 @@ class ChatWebSocket(WebSocket):
 
     def _read_message(self):
         """Read frames until one whole message; None when a close frame came."""
-        small = wsproto.small_text(self._inbox, self.max_size)
-        if small is not None:  # most frames: already here whole, nothing to check further
-            size, payload, mask = small
-            del self._inbox[:size]
-            self.last_seen = monotonic()
-            return wsproto.unmask(payload, mask).decode("utf-8")
+        short = self._short_frame()
+        if short is not None:  # most frames: already here whole, nothing to check further
+            self._consume(short[0])
+            return short[1]
         opcode, parts, size, decoder = None, [], 0, None
         while True:
             header, payload = self._read_frame(self.max_size - size)
