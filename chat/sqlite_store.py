@@ -234,7 +234,7 @@ def _index(conn, operation, *args):
 
 # The entries of the ids in (low, high]. OR IGNORE: a note to oneself lists its sender twice.
 # In id order, not sorted by key: the transaction writes each page once either way, and
-# the sort cost a tenth of the fill (0.3 to 0.8 µs a message in a micro-benchmark).
+# the sort cost a seventh of the fill (0.2 to 0.8 µs a message in a micro-benchmark).
 _FILL = f"""INSERT OR IGNORE INTO mb.mailbox (key, id)
     {_ENTRIES.format(where="id > :low AND id <= :high")}"""
 
