@@ -39,8 +39,10 @@ class _Tally:
 
     def add(self, counter, amount=1):
         """Add `amount` to `counter` at the end of this loop turn."""
-        self._counts[counter] = self._counts.get(counter, 0) + amount
-        self._turn.soon()
+        counts = self._counts
+        if not counts:  # the first count of this turn: none is due yet (the flush empties them)
+            self._turn.soon()
+        counts[counter] = counts.get(counter, 0) + amount
 
     def _flush(self):
         counts, self._counts = self._counts, {}

@@ -145,9 +145,8 @@ def acknowledgement(encoded, cid):
     return b"".join((encoded[:-1], b',"cid":', orjson.dumps(cid), b"}"))
 
 
-def encode(frame):
-    """Serialize a server frame (a dict) to UTF-8 JSON bytes."""
-    return orjson.dumps(frame)
+# encode(frame): a server frame (a dict) serialized to UTF-8 JSON bytes.
+encode = orjson.dumps
 
 
 def hello(user, online_json, last_id):

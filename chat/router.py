@@ -6,6 +6,7 @@ hands each new message, once and in id order, to the registry's connections.
 The sender's connection gets its copy with the `cid`: the acknowledgement.
 """
 
+import functools
 import logging
 import os
 
@@ -66,7 +67,7 @@ class Router:
         # next one is read while they commit: a connection keeps up to PIPELINE messages
         # in flight, so one sender is not held to one message per fsync.
         in_flight = BoundedSemaphore(PIPELINE)
-        ws.listen(lambda data, may_wait: self._on_frame(user, ws, data, in_flight, may_wait))
+        ws.listen(functools.partial(self._on_frame, user, ws, in_flight))
 
     def open(self, user, conn, since=None):
         """Register a connection (socket or event stream) and greet it; return the display name.
@@ -113,7 +114,7 @@ class Router:
             if message_id is None or message_id > last_id:
                 ws.send_frame(frame)
 
-    def _on_frame(self, user, ws, data, in_flight, may_wait):
+    def _on_frame(self, user, ws, in_flight, data, may_wait):
         # Returns False, having done nothing, when it would wait and may not (see
         # ChatWebSocket.listen): for a slot among the messages in flight, or for the
         # database to say who the recipient is.
