@@ -10,8 +10,8 @@ Who may see a message is indexed behind the commit, in bulk, in a file of its ow
 `mailbox_filled.upto`, '' standing for the group. Indexing each message as it is stored
 cost a page per user per commit: a commit of 150 messages to 200 people wrote 400 index
 pages to the log. Filled FILL_ROWS messages at a time, in one transaction, each user's
-page is written once per fill. The fills run on a connection and a thread of their own and lock
-only the mailbox file, so commits never wait for them (in one file, a fill of 2,048 held
+page is written once per fill. The fills run on a connection and a thread of their own
+and lock only the mailbox file, so commits never wait for them (in one file, a fill of 2,048 held
 the commits behind it for 5 ms), and pause as they go, so that a fill takes a quarter of
 the core from the hub for a while, not half of it at once. Queries read the mailbox and
 scan the short tail above `upto`. The mailbox is derived data: deleted, it is rebuilt
