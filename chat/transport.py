@@ -207,8 +207,7 @@ class ChatWebSocket(WebSocket):
                 if not self._on_message(text, False):
                     return  # it would wait: the reader hands it on again
             except Exception:  # pylint: disable=broad-except
-                log.exception("WebSocket reader failed")
-                self.close(1011, "internal error")
+                self.fail_internally("WebSocket reader")
             self._consume(size)
 
     def _short_frame(self):
@@ -239,11 +238,15 @@ class ChatWebSocket(WebSocket):
                 if message is not None:
                     self._on_message(message, True)
         except Exception:  # pylint: disable=broad-except
-            log.exception("WebSocket reader failed")
-            self.close(1011, "internal error")
+            self.fail_internally("WebSocket reader")
         finally:
             spell.close()
         self._keep_reading()
+
+    def fail_internally(self, what):
+        """Log the exception being handled, `what` failing on this side, and close with 1011."""
+        log.exception("%s failed", what)
+        self.close(1011, "internal error")
 
     def _more(self, spell):
         """Wait for data; True when some came (or the peer hung up), False when it was quiet."""
@@ -652,8 +655,7 @@ class ChatHandler(WebSocketHandler):
         except Exception:
             if not ws.accepted:
                 raise
-            log.exception("WebSocket application failed")
-            ws.close(1011, "internal error")
+            ws.fail_internally("WebSocket application")
         finally:
             close = getattr(self.result, "close", None)
             self.result = None
