@@ -16,7 +16,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: $(STAMP)
 	$(BIN)/python wsgi.py
 
-test: $(STAMP) chromium servers
+test: $(STAMP) chromium servers node
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
 
 # The browser tests drive Debian's Chromium; Playwright cannot download one here.
@@ -58,12 +58,13 @@ $(BENCH_STAMP): $(STAMP) bench/requirements.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	touch $@
 
+# The load generator is Node (no packages): make bench runs it, and tests/test_bench.py checks it.
 node:
 	@command -v node >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs; \
 	  else \
-	    echo "make bench needs Node.js: run 'sudo apt-get install nodejs' and try again" >&2; exit 1; \
+	    echo "make test and make bench need Node.js: run 'sudo apt-get install nodejs' and try again" >&2; exit 1; \
 	  fi; }
 
 bench: node servers $(BENCH_STAMP)

@@ -152,11 +152,11 @@ def load(server, scenario, cores=LOAD_CORE, **options):
     return result
 
 
-def idle(server, n):
+def idle(server, n, cores=LOAD_CORE):
     """Connect n clients and hold them: (seconds to connect them all or None, KiB per connection, connected)."""
+    pin = ["taskset", "-c", cores] if cores else []
     proc = subprocess.Popen(  # pylint: disable=consider-using-with
-        ["taskset", "-c", LOAD_CORE, "node", str(HERE / "load.js"),
-         json.dumps({"url": server.url, "scenario": "idle", "n": n})],
+        pin + ["node", str(HERE / "load.js"), json.dumps({"url": server.url, "scenario": "idle", "n": n})],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert json.loads(proc.stdout.readline())["phase"] == "warm"

@@ -1,0 +1,60 @@
+"""`make bench`'s own parts, briefly, against the three servers it compares.
+
+The load generator (bench/load.js) must speak to each server and count what it delivers,
+and the runner (bench/run.py) must start them and read their memory and CPU: a generator
+that stopped understanding a server's frames would print a table of zeros, or of nothing
+measured. Sizes are checked, never speeds: the figures are the benchmark's job.
+"""
+
+import importlib.util
+
+import pytest
+
+from liveserver import ROOT
+
+SPEC = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
+run = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(run)
+
+SMALL = {"cores": None, "seconds": 0.5}  # unpinned: a test must not depend on the core count
+
+
+@pytest.fixture(scope="module", params=["chat", "tutorial", "websockets"])
+def bench_server(request):
+    """One server of each kind, as `make bench` starts it (the chat server with bench settings)."""
+    server = run.Server(request.param, cores=None)
+    yield server
+    server.stop()
+
+
+def test_direct_run_counts_deliveries(bench_server):
+    result = run.load(bench_server, "direct", users=20, senders=4, inflight=2, **SMALL)
+    assert result["errors"] == 0
+    assert result["count"] > 0 and result["per_second"] > 0
+    assert 0 < result["p50_ms"] <= result["p99_ms"] <= result["max_ms"]
+    assert result["server_cpu"] > 0  # read from the server's process while the run measured
+
+
+def test_fixed_rate_hears_every_message(bench_server):
+    result = run.load(bench_server, "paced", users=20, senders=4, rate=200, grace_s=5, **SMALL)
+    assert result["errors"] == 0
+    assert result["count"] == 100 and result["heard_share"] == 1.0  # half a second after the warm-up
+    assert 0 < result["p50_ms"] <= result["p99_ms"] <= result["max_ms"]
+
+
+def test_group_run_counts_every_recipient(bench_server):
+    result = run.load(bench_server, "group", users=10, senders=2, **SMALL)
+    assert result["errors"] == 0
+    assert result["count"] > 0 and result["p99_ms"] <= result["max_ms"]
+
+
+def test_stall_run_sends_big_messages_between_small_ones(bench_server):
+    result = run.load(bench_server, "stall", pairs=2, bytes=run.BIG, **SMALL)
+    assert result["errors"] == 0
+    assert result["big_received"] > 0
+    assert result["quiet"]["count"] > 0 and result["busy"]["count"] > 0
+
+
+def test_idle_run_connects_everyone(bench_server):
+    seconds, _, connected = run.idle(bench_server, 50, cores=None)
+    assert connected == 50 and seconds is not None and seconds > 0
