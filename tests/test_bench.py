@@ -1,12 +1,14 @@
 """`make bench`'s own parts, briefly, against the three servers it compares.
 
 The load generator (bench/load.js) must speak to each server and count what it delivers,
-and the runner (bench/run.py) must start them and read their memory and CPU: a generator
-that stopped understanding a server's frames would print a table of zeros, or of nothing
-measured. Sizes are checked, never speeds: the figures are the benchmark's job.
+and the runner (bench/run.py) must start them, read their memory and CPU, and turn the
+rounds into the table's medians and ratios: a generator that stopped understanding a
+server's frames would print a table of zeros, or of nothing measured. Sizes are checked,
+never speeds: the figures are the benchmark's job.
 """
 
 import importlib.util
+import math
 
 import pytest
 
@@ -58,3 +60,23 @@ def test_stall_run_sends_big_messages_between_small_ones(bench_server):
 def test_idle_run_connects_everyone(bench_server):
     seconds, _, connected = run.idle(bench_server, 50, cores=None)
     assert connected == 50 and seconds is not None and seconds > 0
+
+
+def test_fastest_rate_within_the_p99_target():
+    runs = [{"per_second": 15_000, "p99_ms": 7.0}, {"per_second": 25_000, "p99_ms": run.P99_TARGET_MS},
+            {"per_second": 30_000, "p99_ms": run.P99_TARGET_MS + 0.1}]
+    assert run.fastest_within_target(runs) == 25_000  # the target itself counts as within it
+    assert run.fastest_within_target(runs[2:]) == 0  # none within: 0, as the table prints it
+
+
+def test_ratios_say_how_many_times_better_the_chat_server_is():
+    assert run.ratio(30_000, 15_000, True) == "2.00x"  # a rate: higher is better
+    assert run.ratio(10.0, 20.0, False) == "2.00x"  # a latency: lower is better
+    # Nothing to compare with: a figure a server could not give, never heard, or not a contest.
+    assert run.ratio(None, 1, True) == run.ratio(5, math.inf, False) == run.ratio(1, 2, None) == ""
+
+
+def test_medians_leave_out_what_a_round_could_not_give():
+    rounds = [{"rate": 1, "connect_s": None}, {"rate": 3, "connect_s": None}, {"rate": 2, "connect_s": 7.5}]
+    assert run.medians(rounds) == {"rate": 2, "connect_s": 7.5}
+    assert run.medians([{"connect_s": None}]) == {"connect_s": None}
