@@ -76,8 +76,7 @@ class Server:
         self.data = tempfile.mkdtemp(prefix=f"bench-{kind}-")
         command = command or SERVERS[kind] + ([] if kind == "chat" else [str(self.port)])
         full_env = {**os.environ, **CHAT_ENV, "CHAT_PORT": str(self.port), "CHAT_DATA_DIR": self.data, **(env or {})}
-        pin = ["taskset", "-c", cores] if cores else []
-        self.proc = subprocess.Popen(pin + command, cwd=ROOT, env=full_env,  # pylint: disable=consider-using-with
+        self.proc = subprocess.Popen(pinned(cores, command), cwd=ROOT, env=full_env,  # pylint: disable=consider-using-with
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_port(self.port, self.proc)
         self.url = f"ws://127.0.0.1:{self.port}"
@@ -131,13 +130,22 @@ def cpu_of(pid):
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime and stime
 
 
+def pinned(cores, command):
+    """`command` run on `cores` by taskset; as it is when `cores` is None (not pinned)."""
+    return (["taskset", "-c", cores] if cores else []) + command
+
+
+def generator(server, scenario, cores, **options):
+    """The command line of load.js running `scenario` with `options` against `server`."""
+    return pinned(cores, ["node", str(HERE / "load.js"),
+                          json.dumps({"url": server.url, "scenario": scenario, **options})])
+
+
 def load(server, scenario, cores=LOAD_CORE, **options):
     """Run one scenario of load.js against `server` and return its JSON result, with
     `server_cpu`: the server's busiest share of a core over the windows the scenario measured."""
-    pin = ["taskset", "-c", cores] if cores else []
-    command = pin + ["node", str(HERE / "load.js"), json.dumps({"url": server.url, "scenario": scenario, **options})]
     shares, result = [], None
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+    with subprocess.Popen(generator(server, scenario, cores, **options), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
         for line in proc.stdout:
             frame = json.loads(line)
             if frame.get("phase") == "measuring":
@@ -154,10 +162,8 @@ def load(server, scenario, cores=LOAD_CORE, **options):
 
 def idle(server, n, cores=LOAD_CORE):
     """Connect n clients and hold them: (seconds to connect them all or None, KiB per connection, connected)."""
-    pin = ["taskset", "-c", cores] if cores else []
     proc = subprocess.Popen(  # pylint: disable=consider-using-with
-        pin + ["node", str(HERE / "load.js"), json.dumps({"url": server.url, "scenario": "idle", "n": n})],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        generator(server, "idle", cores, n=n), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert json.loads(proc.stdout.readline())["phase"] == "warm"
         time.sleep(1)
