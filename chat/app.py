@@ -23,8 +23,7 @@ def create_app(settings=None):
         os.makedirs(settings.data_dir, exist_ok=True)
     except OSError as exc:
         raise SettingsError(f"CHAT_DATA_DIR={settings.data_dir!r}: {exc.strerror}") from None
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    app = Flask(__name__, template_folder=os.path.join(root, "templates"))
+    app = Flask(__name__)  # templates and static files inside the package
     secret_key = load_secret_key(settings)
     app.config.update(SECRET_KEY=secret_key, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True,
                       MAX_CONTENT_LENGTH=settings.max_frame_bytes)  # a request body is one frame at most
