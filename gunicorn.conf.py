@@ -12,7 +12,7 @@ os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="chat-
 
 # pylint: disable=wrong-import-position
 from chat.errors import SettingsError
-from chat.process import raise_open_files_limit, tune_garbage_collector
+from chat.process_tuning import raise_open_files_limit, tune_garbage_collector
 from chat.settings import from_environ
 
 try:
@@ -23,7 +23,7 @@ except SettingsError as exc:
 raise_open_files_limit()  # workers inherit it
 bind = [f"{_settings.host}:{_settings.port}"]
 workers = _settings.workers
-worker_class = "chat.worker.ChatWorker"
+worker_class = "chat.transport.worker.ChatWorker"
 worker_connections = 20000
 graceful_timeout = 10
 timeout = 30

@@ -27,11 +27,11 @@ def serve():
     """Serve on CHAT_HOST:CHAT_PORT until SIGTERM or SIGINT."""
     from gevent.pywsgi import WSGIServer
 
-    from chat.process import raise_open_files_limit, tune_garbage_collector
-    from chat.transport import ChatHandler
+    from chat.process_tuning import raise_open_files_limit, tune_garbage_collector
+    from chat.transport.handler import ChatHandler
 
-    services = app.extensions["chat"]
-    settings = services.settings
+    runtime = app.extensions["chat"]
+    settings = runtime.settings
     raise_open_files_limit()
     tune_garbage_collector()
     server = WSGIServer((settings.host, settings.port), app, handler_class=ChatHandler)
@@ -44,7 +44,7 @@ def serve():
 
     def stop():
         """Close every socket with 1001 (clients reconnect with `since`), then stop serving."""
-        services.going_away()
+        runtime.going_away()
         server.stop(timeout=5)
 
     gevent.signal_handler(signal.SIGTERM, stop)

@@ -1,4 +1,4 @@
-"""The Flask application: settings, sessions, proxies, services and blueprints."""
+"""The Flask application: settings, sessions, proxies, the runtime and the blueprints."""
 
 import ipaddress
 import logging
@@ -9,10 +9,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import metrics
 from . import settings as settings_module
-from .auth import CookieSessions, load_secret_key
-from .cli import cli
+from .accounts.sessions import CookieSessions
+from .accounts.tokens import load_secret_key
 from .errors import SettingsError
-from .services import Services
+from .runtime import Runtime
+from .web.commands import cli
 
 
 def create_app(settings=None):
@@ -33,18 +34,18 @@ def create_app(settings=None):
         # X-Forwarded-* headers (Secure cookies, the Origin check, per-address limits).
         hops = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
-    app.extensions["chat"] = Services(settings, secret_key)
+    app.extensions["chat"] = Runtime(settings, secret_key)
     if settings.auth == "open" and not _loopback(settings.host):
         logging.getLogger(__name__).warning(
             "CHAT_AUTH=open on %s: anyone who can reach this address can speak as anyone", settings.host)
 
-    from . import api, events, operations, pages, sockets  # pylint: disable=import-outside-toplevel
+    from .web import api, errors, event_streams, operations, pages, sockets  # pylint: disable=import-outside-toplevel
     app.register_blueprint(pages.bp)
-    app.register_blueprint(events.bp)
+    app.register_blueprint(event_streams.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(sockets.bp)
     app.register_blueprint(operations.bp)
-    api.register_handlers(app)
+    errors.register_handlers(app)
     app.cli.add_command(cli)
     return app
 

@@ -10,7 +10,7 @@ import os
 from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram,
                                generate_latest, multiprocess)
 
-from .turns import EndOfTurn
+from .transport.loop_iteration import OncePerIteration
 
 _DIR = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -35,13 +35,13 @@ class _Tally:
 
     def __init__(self):
         self._counts = {}
-        self._turn = EndOfTurn(self._flush)
+        self._turn = OncePerIteration(self._flush)
 
     def add(self, counter, amount=1):
         """Add `amount` to `counter` at the end of this loop turn."""
         counts = self._counts
         if not counts:  # the first count of this turn: none is due yet (the flush empties them)
-            self._turn.soon()
+            self._turn.request()
         counts[counter] = counts.get(counter, 0) + amount
 
     def _flush(self):

@@ -1,4 +1,4 @@
-"""The CHAT_* settings of PROTOCOL.md, read once from the environment.
+"""The CHAT_* settings (the README lists them), read once from the environment.
 
 Every value is cast and checked here; a malformed one raises SettingsError
 naming the variable, so the server never starts half-configured.

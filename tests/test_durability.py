@@ -7,7 +7,7 @@ from itertools import count
 
 import pytest
 
-from chat.router import PIPELINE
+from chat.delivery.router import PIPELINE
 from liveserver import UNLIMITED
 
 

@@ -11,7 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chat import protocol, wsproto
+from chat.protocol import websocket_framing as wsproto
+from chat.protocol.client_frames import parse_client_frame
 from chat.errors import ConnectionLost, FrameRejected, TransportError
 from liveserver import UNLIMITED, Server, timeout
 from rawws import handshake
@@ -61,7 +62,7 @@ def test_header_parser_takes_any_bytes(data, limit):
 def test_message_validation_takes_any_text(text):
     """Any text: a valid message, or FrameRejected with a code of PROTOCOL.md."""
     try:
-        message = protocol.parse_client_frame(text, 4000)
+        message = parse_client_frame(text, 4000)
     except FrameRejected as exc:
         assert exc.code in ERROR_CODES
         assert exc.cid is None or isinstance(exc.cid, str)

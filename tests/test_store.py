@@ -6,9 +6,9 @@ from pathlib import Path
 import gevent
 import pytest
 
-from chat import sqlite_store
-from chat.pg_store import PostgresStore
-from chat.sqlite_store import SqliteStore
+from chat.storage.postgres import PostgresStore
+from chat.storage.sqlite import store as sqlite_store
+from chat.storage.sqlite.store import SqliteStore
 
 
 @pytest.fixture(params=["sqlite", "sqlite-mailbox", "postgresql"])

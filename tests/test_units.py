@@ -4,7 +4,11 @@ import io
 
 import pytest
 
-from chat import protocol, settings, wsproto
+from chat import settings
+from chat.protocol import websocket_framing as wsproto
+from chat.protocol.client_frames import parse_client_frame
+from chat.protocol.names import name_key, normalize_name
+from chat.protocol.server_frames import utc_timestamp
 from chat.errors import FrameRejected, FrameTooBig, ProtocolViolation, SettingsError
 
 
@@ -68,25 +72,25 @@ def test_close_reason_is_cut_to_fit_a_control_frame():
 ])
 def test_username_rules(raw, expected):
     """Letters, digits, _ - . only, 1 to 32 of them."""
-    assert protocol.normalize_name(raw) == expected
+    assert normalize_name(raw) == expected
 
 
 def test_names_are_one_user_regardless_of_case_and_composition():
     """Case and NFC differences do not make another user."""
-    assert protocol.name_key("ALICE") == protocol.name_key("alice")
-    assert protocol.name_key(protocol.normalize_name("e\u0301")) == protocol.name_key("\u00e9")
+    assert name_key("ALICE") == name_key("alice")
+    assert name_key(normalize_name("e\u0301")) == name_key("\u00e9")
 
 
 def test_validation_reports_the_cid_when_it_can():
     """An error keeps the frame's cid, so the client can match it."""
     with pytest.raises(FrameRejected) as info:
-        protocol.parse_client_frame('{"msg": "", "cid": "k"}', 4000)
+        parse_client_frame('{"msg": "", "cid": "k"}', 4000)
     assert (info.value.code, info.value.cid) == ("bad_message", "k")
 
 
 def test_timestamps_are_utc_with_milliseconds():
     """ts looks like 2026-11-21T05:30:00.123Z."""
-    assert protocol.utc_timestamp(1795239000.1234) == "2026-11-21T05:30:00.123Z"
+    assert utc_timestamp(1795239000.1234) == "2026-11-21T05:30:00.123Z"
 
 
 def test_settings_defaults_and_errors():

@@ -1,0 +1,1 @@
+"""The chat protocol, pure: names, client frames in, server frames out, RFC 6455 framing."""

@@ -1,0 +1,64 @@
+"""What clients send: a text frame (or an HTTP body) checked and turned into a ClientMessage.
+
+Pure functions: nothing here touches a socket.
+"""
+
+import orjson
+
+from ..errors import FrameRejected
+from .names import normalize_name
+
+MAX_CID = 64
+MAX_ID = (1 << 63) - 1
+
+
+class ClientMessage:
+    """A validated client frame: a direct message when `to_user` is set, else group."""
+
+    __slots__ = ("to_user", "msg", "cid")
+
+    def __init__(self, to_user, msg, cid):
+        self.to_user = to_user
+        self.msg = msg
+        self.cid = cid
+
+
+def parse_client_frame(text, max_chars):
+    """Parse and validate one client text frame; raise FrameRejected if it is refused."""
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raise FrameRejected("bad_json", "the frame is not valid JSON") from None
+    return validate_message(data, max_chars)
+
+
+def validate_message(data, max_chars):
+    """Check a decoded message object (socket frame or HTTP body) and return a ClientMessage."""
+    if not isinstance(data, dict):
+        raise FrameRejected("bad_message", "a message must be a JSON object")
+    cid = data.get("cid")
+    if cid is not None and (not isinstance(cid, str) or len(cid) > MAX_CID):
+        raise FrameRejected("bad_message", f"cid must be a string of at most {MAX_CID} characters")
+    msg = data.get("msg")
+    if not isinstance(msg, str) or not msg:
+        raise FrameRejected("bad_message", "msg must be a non-empty string", cid)
+    if len(msg) > max_chars:
+        raise FrameRejected("too_long", f"msg has {len(msg)} characters, the limit is {max_chars}", cid)
+    to_user = data.get("to_user")
+    if to_user in (None, ""):
+        return ClientMessage(None, msg, cid)
+    if not isinstance(to_user, str):
+        raise FrameRejected("bad_message", "to_user must be a string or null", cid)
+    name = normalize_name(to_user)
+    if name is None:
+        raise FrameRejected("unknown_user", f"no user is called {to_user[:40]!r}", cid)
+    return ClientMessage(name, msg, cid)
+
+
+def parse_whole(raw, low, high, default=None):
+    """`raw` (a query value) as an int in [low, high]; `default` when absent; else ValueError."""
+    if raw is None:
+        return default
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
+        raise ValueError(f"{raw[:30]!r} must be a whole number from {low} to {high}")
+    return int(raw)

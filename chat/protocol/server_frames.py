@@ -1,0 +1,80 @@
+"""What the server sends: every server frame of the protocol, built from stored records.
+
+Pure functions: nothing here touches a socket.
+"""
+
+import functools
+import time
+from typing import NamedTuple
+
+import orjson
+
+
+class Message(NamedTuple):
+    """A stored message, as the store returns it."""
+
+    id: int
+    from_user: str
+    to_user: str | None
+    msg: str
+    ts: float
+
+
+def message(record, cid=None):
+    """The `message` frame of a stored message; `cid` only on the sender's acknowledgement."""
+    frame = {"type": "message", "id": record.id, "from_user": record.from_user,
+             "to_user": record.to_user, "msg": record.msg, "ts": utc_timestamp(record.ts)}
+    if cid is not None:
+        frame["cid"] = cid
+    return frame
+
+
+def utc_timestamp(seconds):
+    """ISO 8601 UTC with milliseconds, as in "2026-11-21T05:30:00.123Z"."""
+    whole = int(seconds)
+    micro = round((seconds - whole) * 1_000_000)  # rounded as datetime.fromtimestamp rounds
+    if micro >= 1_000_000:
+        whole, micro = whole + 1, micro - 1_000_000
+    return "%s.%03dZ" % (_utc_second(whole), micro // 1000)
+
+
+@functools.lru_cache(maxsize=64)  # messages come many to the second
+def _utc_second(whole):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+
+
+def acknowledgement(encoded, cid):
+    """The sender's copy of an encoded `message` frame: the same with its `cid` added."""
+    return b"".join((encoded[:-1], b',"cid":', orjson.dumps(cid), b"}"))
+
+
+# encode(frame): a server frame (a dict) serialized to UTF-8 JSON bytes.
+encode = orjson.dumps
+
+
+def hello(user, online_json, last_id):
+    """The first frame of every connection, encoded; `online_json` is the JSON array of who is online.
+
+    Built from bytes: in a crowd the list is long, and encoding it afresh for every
+    greeting would cost more than the rest of the connection.
+    """
+    return b"".join((b'{"type":"hello","user":', orjson.dumps(user), b',"online":', online_json,
+                     b',"last_id":', b"%d" % last_id, b"}"))
+
+
+def synced(last_id, truncated):
+    """Marks the end of a connection's backlog."""
+    return {"type": "synced", "last_id": last_id, "truncated": truncated}
+
+
+def presence(user, online):
+    """A user's first connection opened (online) or last one closed."""
+    return {"type": "presence", "user": user, "online": online}
+
+
+def error(code, detail, cid=None):
+    """A refused frame; the connection stays open."""
+    frame = {"type": "error", "code": code, "detail": detail}
+    if cid is not None:
+        frame["cid"] = cid
+    return frame

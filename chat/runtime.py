@@ -1,0 +1,57 @@
+"""The composition root: the parts of one server process, built from the settings, started and stopped."""
+
+import logging
+
+from .accounts.passwords import Accounts
+from .accounts.tokens import Tokens
+from .delivery import broker as brokers
+from .errors import ChatError
+from .delivery.presence import LocalPresence, RedisPresence
+from .delivery.registry import Registry
+from .storage.retention import Pruner
+from .delivery.router import Router
+from .storage.sqlite.store import SqliteStore
+from .transport.keepalive import Keepalive
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    """Everything a request handler needs: settings, store, router, tokens, accounts, keepalive."""
+
+    def __init__(self, settings, secret_key):
+        self.settings = settings
+        self.store = _open_store(settings)
+        self.registry = Registry(settings.max_connections_per_user)
+        if settings.redis_url:
+            client = brokers.connect(settings.redis_url)
+            self.broker, presence = brokers.RedisBroker(client), RedisPresence(client, self.registry)
+        else:
+            self.broker, presence = brokers.LocalBroker(), LocalPresence(self.registry)
+        self.router = Router(settings, self.store, self.registry, self.broker, presence)
+        self.tokens = Tokens(secret_key, settings.token_lifetime)
+        self.accounts = Accounts(self.store, settings.login_attempts_per_minute, settings.auth == "names")
+        self.keepalive = Keepalive(settings.ping_interval, settings.idle_timeout)
+        self.pruner = Pruner(self.store, settings.retention_days) if settings.retention_days else None
+
+    def going_away(self):
+        """Close every connection of this process with 1001: clients resume with `since`."""
+        self.router.close_all(1001, "server restart")
+
+    def failing(self):
+        """The parts that keep this process from serving: "store", "broker" (each logged)."""
+        found = []
+        for name, part in (("store", self.store), ("broker", self.broker)):
+            try:
+                part.ping()
+            except ChatError as exc:
+                log.error("health: the %s fails: %s", name, exc)
+                found.append(name)
+        return found
+
+
+def _open_store(settings):
+    if settings.postgresql:
+        from .storage.postgres import PostgresStore  # pylint: disable=import-outside-toplevel
+        return PostgresStore(settings.database_url)
+    return SqliteStore(settings.database_path)

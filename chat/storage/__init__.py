@@ -1,0 +1,1 @@
+"""Where messages and users live: the store interface, group commit, SQLite, PostgreSQL, retention."""

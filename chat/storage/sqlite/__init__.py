@@ -1,0 +1,1 @@
+"""The SQLite store: one host, every worker of it."""

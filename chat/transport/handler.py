@@ -1,0 +1,143 @@
+"""The WSGI handler: gevent's, with a strict RFC 6455 handshake and an accept the app decides.
+
+The application accepts or refuses the upgrade with a normal HTTP response; once
+it accepts, the handler lets the socket outlive the request (see `_hand_over`).
+"""
+
+import base64
+import binascii
+import re
+
+import gevent.socket
+import orjson
+from gevent.pywsgi import WSGIHandler
+from geventwebsocket.handler import WebSocketHandler
+
+from .request_headers import RequestHeaders
+from .websocket import CLOSE_TIMEOUT, ChatWebSocket, finish
+
+
+_QUERY = re.compile(r"\?[^ ]*")  # "GET /ws/a?token=x HTTP/1.1" -> "GET /ws/a HTTP/1.1"
+
+
+def handshake_problem(environ):
+    """Return (status, detail) when the request is a malformed WebSocket handshake."""
+    if environ.get("SERVER_PROTOCOL") != "HTTP/1.1":
+        return "400 Bad Request", "WebSocket needs HTTP/1.1"
+    if environ.get("HTTP_SEC_WEBSOCKET_VERSION", "").strip() != "13":
+        return "426 Upgrade Required", "only WebSocket version 13 is supported"
+    key = environ.get("HTTP_SEC_WEBSOCKET_KEY", "").strip()
+    try:
+        if len(base64.b64decode(key, validate=True)) != 16:
+            raise ValueError
+    except (ValueError, binascii.Error):
+        return "400 Bad Request", "Sec-WebSocket-Key must be 16 bytes in base64"
+    return None
+
+
+def json_error_body(code, detail):
+    """The protocol's JSON error body, as bytes."""
+    return orjson.dumps({"error": {"code": code, "detail": detail}})
+
+
+class ChatHandler(WebSocketHandler):
+    """gevent's WSGI handler with a strict handshake and an application-driven accept."""
+
+    MessageClass = RequestHeaders  # headers read without the email parser
+
+    def get_environ(self):
+        """The WSGI environ, with the raw socket for event streams."""
+        environ = super().get_environ()
+        environ["chat.socket"] = self.socket  # event streams watch it for the client leaving
+        return environ
+
+    def format_request(self):
+        """The access log's line, with paths but no query strings: those carry tokens (?token=)."""
+        saved = self.requestline
+        if saved:
+            self.requestline = _QUERY.sub("", saved)
+        try:
+            return super().format_request()
+        finally:
+            self.requestline = saved
+
+    def run_application(self):
+        """Serve plain HTTP as gevent does; check an upgrade's handshake, then hand the socket to the app."""
+        if not self._upgrade_requested():
+            return WSGIHandler.run_application(self)
+        problem = handshake_problem(self.environ)
+        if problem:
+            return self._refuse(*problem)
+        self.websocket = ws = ChatWebSocket(self)
+        self.environ["wsgi.websocket"] = ws
+        self.environ["wsgi.websocket_version"] = "13"
+        try:
+            self._run_websocket_app(ws)
+        finally:
+            self.environ["wsgi.websocket"] = None
+            self.websocket = None
+        return None
+
+    def _run_websocket_app(self, ws):
+        try:
+            self.result = self.application(self.environ, self._start_response_until_upgrade)
+            if not ws.accepted:
+                self.process_result()
+        except Exception:
+            if not ws.accepted:
+                raise
+            ws.fail_internally("WebSocket application")
+        finally:
+            close = getattr(self.result, "close", None)
+            self.result = None
+            if close is not None:
+                close()
+            if ws.accepted:
+                self.close_connection = True
+                if ws.listening and not ws.closed:
+                    self._hand_over(ws)
+                else:
+                    finish(ws)
+
+    def _hand_over(self, ws):
+        # The socket outlives this handler: detached, gevent's server cannot close it,
+        # and the greenlet, request and buffered reader go once the handler returns.
+        # The writer sends through the socket object being replaced: let it finish first.
+        while ws.writing and not ws.closed:
+            ws.flush(CLOSE_TIMEOUT)
+        if ws.closed:
+            finish(ws)
+            return
+        sock = self.socket
+        self.socket = None
+        ws.adopt(gevent.socket.socket(sock.family, sock.type, fileno=sock.detach()))
+
+    def _start_response_until_upgrade(self, status, headers, exc_info=None):
+        if self.websocket is not None and self.websocket.accepted:
+            return lambda data: None  # the app's response after a session is moot
+        return self.start_response(status, headers, exc_info)
+
+    def _upgrade_requested(self):
+        env = self.environ
+        return (env.get("REQUEST_METHOD") == "GET"
+                and env.get("HTTP_UPGRADE", "").lower() == "websocket"
+                and "upgrade" in env.get("HTTP_CONNECTION", "").lower())
+
+    def _refuse(self, status, detail):
+        body = json_error_body("bad_handshake", detail)
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        if status.startswith("426"):
+            headers.append(("Sec-WebSocket-Version", "13"))
+        self.close_connection = True
+        self.start_response(status, headers)
+        self.write(body)
+
+    def _prepare_response(self):
+        # Only a real upgrade changes how the response is framed.
+        if self.code == 101:
+            super()._prepare_response()
+
+    def log_request(self):
+        """Log the request, unless it became a WebSocket (its 101 is not a finished request)."""
+        if self.code != 101:
+            WSGIHandler.log_request(self)

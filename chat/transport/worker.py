@@ -1,0 +1,23 @@
+"""The gunicorn worker: geventwebsocket's worker pointed at the hardened handler."""
+
+import gevent
+from geventwebsocket.gunicorn.workers import GeventWebSocketWorker
+
+from .handler import ChatHandler
+
+
+class ChatWorker(GeventWebSocketWorker):
+    """gunicorn's gevent pywsgi worker serving WebSockets through ChatHandler."""
+
+    wsgi_handler = ChatHandler
+
+    def handle_exit(self, sig, frame):
+        """SIGTERM (a stop, or the old workers of a HUP): close every socket with 1001.
+
+        Clients reconnect with `since` to the workers still up; gunicorn's loop then
+        waits up to graceful_timeout for the handlers to finish.
+        """
+        super().handle_exit(sig, frame)
+        app = getattr(self, "wsgi", None)  # None: still booting (a HUP right after start), no sockets yet
+        if app is not None:
+            gevent.spawn(app.extensions["chat"].going_away)

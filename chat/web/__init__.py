@@ -1,0 +1,1 @@
+"""The Flask blueprints: the page, the HTTP API, sockets, event streams, operations."""

@@ -1,0 +1,139 @@
+"""The JSON HTTP API: tokens, passwords, messages, users, the OpenAPI document."""
+
+import math
+
+from flask import Blueprint, abort, jsonify, request
+
+from ..accounts import sessions
+from ..delivery.router import STORAGE_FAILED
+from ..errors import FrameRejected, StoreUnavailable
+from ..protocol import client_frames, server_frames
+from ..protocol.names import NAME_RULE, normalize_name
+from . import openapi
+from .helpers import json_error, runtime
+
+
+bp = Blueprint("api", __name__)
+
+
+# A refused message frame's error code, as an HTTP status.
+REJECTION_STATUS = {"bad_json": 400, "bad_message": 400, "too_long": 413, "unknown_user": 404, "rate_limited": 429}
+
+
+@bp.post("/api/token")
+def issue_token():
+    """Trade a name and, for a claimed name, its password for a signed token."""
+    chat = runtime()
+    if chat.settings.auth == "token":
+        return json_error(403, "forbidden", "in token mode tokens come from the operator")
+    body = _json_body()
+    name = normalize_name(body.get("name"))
+    if name is None:
+        return json_error(400, "bad_name", f"name must be {NAME_RULE}")
+    password = body.get("password")
+    if password is not None and not isinstance(password, str):
+        return json_error(400, "bad_request", "password must be a string")
+    user, stamp = chat.accounts.log_in(name, password or None, request.remote_addr)
+    return _token_response(chat, user, stamp)
+
+
+@bp.post("/api/password")
+def set_password():
+    """Claim the caller's name with `password`, or change it (`current_password`)."""
+    chat = runtime()
+    if chat.settings.auth != "names":
+        return json_error(403, "forbidden", "passwords exist only when CHAT_AUTH=names")
+    user = sessions.current_user(chat)
+    if user is None:
+        return _unauthenticated()
+    body = _json_body()
+    current = body.get("current_password")
+    stamp = chat.accounts.set_password(user, body.get("password"), current if isinstance(current, str) else None)
+    sessions.password_changed(chat, user, stamp)
+    return _token_response(chat, user, stamp)
+
+
+def _body_text():
+    try:
+        return request.get_data().decode("utf-8")
+    except UnicodeDecodeError:
+        raise FrameRejected("bad_json", "the body is not UTF-8") from None
+
+
+def _json_body():
+    """The request's JSON object; 400 for anything else."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, "send a JSON object with Content-Type: application/json")
+    return body
+
+
+def _token_response(chat, user, stamp):
+    token, expires = chat.tokens.issue(user, stamp)
+    return jsonify(token=token, user=user, expires=server_frames.utc_timestamp(expires))
+
+
+def _unauthenticated():
+    return json_error(401, "unauthenticated", "log in first, or send Authorization: Bearer <token>")
+
+
+@bp.get("/api/messages")
+def history():
+    """`{"messages": [...]}`: the newest `limit` visible messages of one conversation
+    with id < before, oldest first (`with=*`, the default, is the group)."""
+    chat = runtime()
+    user = sessions.current_user(chat)
+    if user is None:
+        return _unauthenticated()
+    try:
+        before = client_frames.parse_whole(request.args.get("before"), 1, client_frames.MAX_ID, client_frames.MAX_ID)
+        limit = client_frames.parse_whole(request.args.get("limit"), 1, 200, 50)
+    except ValueError as exc:
+        return json_error(400, "bad_request", str(exc))
+    other = request.args.get("with", "*")
+    if other != "*":
+        name = normalize_name(other)
+        other = chat.store.display_name(name) if name else None
+        if other is None:
+            return json_error(404, "unknown_user", "nobody by that name has logged in")
+    records = chat.store.history(user, None if other == "*" else other, before, limit)
+    return jsonify(messages=[server_frames.message(record) for record in records])
+
+
+@bp.post("/api/messages")
+def post_message():
+    """Send `{"to_user"?, "msg", "cid"?}` as the caller: 201 and the stored message
+    (200 and the original for a cid already stored). JSON only, which keeps HTML
+    forms on other sites from posting with the user's cookie."""
+    chat = runtime()
+    user = sessions.current_user(chat)
+    if user is None:
+        return _unauthenticated()
+    if not request.is_json:
+        return json_error(415, "unsupported_media_type", "send the message as Content-Type: application/json")
+    try:
+        message = client_frames.parse_client_frame(_body_text(), chat.settings.max_message_chars)
+        record, created = chat.router.accept(chat.store.remember_user(user), message)
+    except FrameRejected as exc:
+        response = json_error(REJECTION_STATUS[exc.code], exc.code, exc.detail)
+        if exc.code == "rate_limited":
+            response.headers["Retry-After"] = str(math.ceil(1 / chat.settings.rate_per_second))
+        return response
+    except StoreUnavailable:
+        return json_error(503, "storage_failed", STORAGE_FAILED)
+    return jsonify(server_frames.message(record, message.cid)), 201 if created else 200
+
+
+@bp.get("/api/users")
+def online_users():
+    """Who is online."""
+    chat = runtime()
+    if chat.settings.auth != "open" and sessions.current_user(chat) is None:
+        return _unauthenticated()
+    return jsonify(online=sorted(chat.router.online(), key=str.casefold))
+
+
+@bp.get("/api/openapi.json")
+def openapi_document():
+    """The OpenAPI document of this API."""
+    return jsonify(openapi.DOCUMENT)

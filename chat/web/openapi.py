@@ -1,0 +1,129 @@
+"""The OpenAPI 3.1 document of the HTTP API, served at /api/openapi.json.
+
+It describes what the views in web/api.py and web/event_streams.py do; tests/test_openapi.py runs
+schemathesis against a live server to keep the two in step.
+"""
+
+from ..protocol.client_frames import MAX_ID
+
+NAME = {"type": "string", "minLength": 1, "maxLength": 32, "pattern": r"^[\w.\-]+$",
+        "description": "1-32 Unicode letters, digits, '_', '-' or '.'; case-insensitive"}
+CALLER = [{"bearer": []}, {"cookie": []}]
+
+
+def _ref(name):
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema, description):
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*statuses):
+    meaning = {400: "invalid input", 401: "no valid session or token", 403: "not allowed (origin, mode, password)",
+               404: "unknown user", 409: "changed meanwhile", 413: "too long or too large",
+               415: "not JSON", 429: "too many attempts or messages (see Retry-After)",
+               503: "storage unavailable"}
+    return {str(status): _json(_ref("Error"), meaning[status]) for status in statuses}
+
+
+def _body(properties, required):
+    schema = {"type": "object", "properties": properties, "required": required}
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _query(name, schema, description):
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+SCHEMAS = {
+    "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+        "type": "object", "required": ["code", "detail"],
+        "properties": {"code": {"type": "string"}, "detail": {"type": "string"}}}}},
+    "Message": {"type": "object", "required": ["type", "id", "from_user", "to_user", "msg", "ts"], "properties": {
+        "type": {"const": "message"}, "id": {"type": "integer", "minimum": 1},
+        "from_user": {"type": "string"}, "to_user": {"type": ["string", "null"]},
+        "msg": {"type": "string"}, "ts": {"type": "string", "format": "date-time"},
+        "cid": {"type": "string", "description": "only on the sender's acknowledgement"}}},
+    "Token": {"type": "object", "required": ["token", "user", "expires"], "properties": {
+        "token": {"type": "string"}, "user": {"type": "string"},
+        "expires": {"type": "string", "format": "date-time"}}},
+}
+
+PATHS = {
+    "/api/token": {"post": {
+        "summary": "Trade a name (and its password, once claimed) for a token",
+        "requestBody": _body({"name": NAME, "password": {"type": ["string", "null"], "minLength": 8,
+                                                         "maxLength": 1024, "description": "claims an unclaimed name"}},
+                             ["name"]),
+        "responses": {"200": _json(_ref("Token"), "a signed token"), **_errors(400, 401, 403, 413, 415, 429)}}},
+    "/api/password": {"post": {
+        "summary": "Claim the caller's name with a password, or change it",
+        "security": CALLER,
+        "requestBody": _body({"password": {"type": "string", "minLength": 8, "maxLength": 1024},
+                              "current_password": {"type": "string"}}, ["password"]),
+        "responses": {"200": _json(_ref("Token"), "a new token; older sessions and tokens end"),
+                      **_errors(400, 401, 403, 409, 413, 415)}}},
+    "/api/messages": {
+        "get": {
+            "summary": "The newest visible messages of one conversation before an id, oldest first",
+            "security": CALLER,
+            "parameters": [
+                _query("with", {"type": "string"}, "a username, or * (the default) for the group"),
+                _query("before", {"type": "integer", "minimum": 1, "maximum": MAX_ID}, "only ids below this"),
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "how many")],
+            "responses": {"200": _json({"type": "object", "required": ["messages"], "properties": {
+                "messages": {"type": "array", "items": _ref("Message")}}}, "messages"), **_errors(400, 401, 404)}},
+        "post": {
+            "summary": "Send a message as the caller",
+            "security": CALLER,
+            "requestBody": _body({"to_user": {"type": ["string", "null"], "description": "absent, null or '': group"},
+                                  "msg": {"type": "string", "minLength": 1, "description": "at most "
+                                          "CHAT_MAX_MESSAGE_CHARS (4000) characters, else 413 too_long"},
+                                  "cid": {"type": ["string", "null"], "maxLength": 64}}, ["msg"]),
+            "responses": {"201": _json(_ref("Message"), "stored and delivered"),
+                          "200": _json(_ref("Message"), "this cid was stored before: the original"),
+                          **_errors(400, 401, 403, 404, 413, 415, 429, 503)}}},
+    "/api/users": {"get": {
+        "summary": "Who is online",
+        "security": CALLER,
+        "responses": {"200": _json({"type": "object", "required": ["online"], "properties": {
+            "online": {"type": "array", "items": {"type": "string"}}}}, "online users"), **_errors(401)}}},
+    "/events/{username}": {"get": {
+        "summary": "The chat's server frames as Server-Sent Events",
+        "description": "hello, the backlog, synced, then live message and presence events; `id:` on "
+                       "message events; a comment line every 15 s of quiet.",
+        "security": [{"bearer": []}, {"cookie": []}, {"query": []}],
+        "parameters": [
+            {"name": "username", "in": "path", "required": True, "schema": NAME},
+            _query("since", {"type": "integer", "minimum": 0, "maximum": MAX_ID}, "resume after this id"),
+            {"name": "Last-Event-ID", "in": "header", "required": False,
+             "schema": {"type": "integer", "minimum": 0}, "description": "resume after this id (wins over since)"}],
+        "responses": {"200": {"description": "an endless event stream",
+                              "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                      **_errors(400, 401, 403, 429)}}},
+    "/healthz": {"get": {
+        "summary": "Whether this process can serve: its store and its broker answer",
+        "responses": {"200": _json({"type": "object", "required": ["status"],
+                                    "properties": {"status": {"const": "ok"}}}, "serving"),
+                      "503": _json({"type": "object", "required": ["status", "failing"], "properties": {
+                          "status": {"const": "unavailable"},
+                          "failing": {"type": "array", "items": {"enum": ["store", "broker"]}}}},
+                          "cannot serve")}}},
+    "/metrics": {"get": {
+        "summary": "Prometheus metrics, summed over this host's workers",
+        "responses": {"200": {"description": "the Prometheus text format",
+                              "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+}
+
+DOCUMENT = {
+    "openapi": "3.1.0",
+    "info": {"title": "chat", "version": "1",
+             "description": "The HTTP API of the chat server. The WebSocket at /ws/{username} and every frame "
+                            "are described in docs/protocol.md."},
+    "paths": PATHS,
+    "components": {"schemas": SCHEMAS, "securitySchemes": {
+        "bearer": {"type": "http", "scheme": "bearer", "description": "a token from POST /api/token"},
+        "cookie": {"type": "apiKey", "in": "cookie", "name": "session", "description": "the login form's session"},
+        "query": {"type": "apiKey", "in": "query", "name": "token", "description": "a token, for EventSource"}}},
+}
