@@ -34,7 +34,7 @@ def create_app(settings=None):
         # X-Forwarded-* headers (Secure cookies, the Origin check, per-address limits).
         hops = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
-    app.extensions["chat"] = Runtime(settings, secret_key)
+    app.extensions["chat"] = Runtime(settings, secret_key).start()
     if settings.auth == "open" and not _loopback(settings.host):
         logging.getLogger(__name__).warning(
             "CHAT_AUTH=open on %s: anyone who can reach this address can speak as anyone", settings.host)

@@ -17,7 +17,12 @@ log = logging.getLogger(__name__)
 
 
 class Runtime:
-    """Everything a request handler needs: settings, store, router, tokens, accounts, keepalive."""
+    """Everything a request handler needs: settings, store, router, tokens, accounts, keepalive.
+
+    Building it opens the store and connects to Redis; `start()` starts the background
+    greenlets (the log follower, the broker's listener, presence, pruning) and `stop()`
+    closes every connection and stops them, so a test can run one in-process.
+    """
 
     def __init__(self, settings, secret_key):
         self.settings = settings
@@ -33,6 +38,22 @@ class Runtime:
         self.accounts = Accounts(self.store, settings.login_attempts_per_minute, settings.auth == "names")
         self.keepalive = Keepalive(settings.ping_interval, settings.idle_timeout)
         self.pruner = Pruner(self.store, settings.retention_days) if settings.retention_days else None
+
+    def start(self):
+        """Start the background work; the app serves once this returned. Returns self."""
+        self.router.start()
+        if self.pruner is not None:
+            self.pruner.start()
+        return self
+
+    def stop(self):
+        """Close every connection (1001), stop the background work, close the store."""
+        self.going_away()
+        if self.pruner is not None:
+            self.pruner.stop()
+        self.keepalive.stop()
+        self.router.stop()
+        self.store.close()
 
     def going_away(self):
         """Close every connection of this process with 1001: clients resume with `since`."""

@@ -8,6 +8,7 @@ store; an event only says "look" (see log_follower.py). The interface:
 - `subscribe(deliver, resumed)`: call `deliver(event)` for each event, and
   `resumed()` when a broken subscription is whole again (events published in
   between were missed: the router has its clients resume from the store).
+- `unsubscribe()`: stop delivering (the process stops).
 - `publish(event)`: hand an event on; False when it could not be (logged).
 - `ping()`: raise BrokerUnavailable unless the broker answers.
 """
@@ -38,6 +39,10 @@ class LocalBroker:
         """Call `deliver(event)` for every published event; it never breaks, so never resumes."""
         self._deliver = deliver
 
+    def unsubscribe(self):
+        """Deliver nothing from now on."""
+        self._deliver = None
+
     def publish(self, event):
         """Hand `event` straight to the subscriber."""
         if self._deliver is not None:
@@ -56,10 +61,18 @@ class RedisBroker:
     def __init__(self, client):
         self.client = client
         self.up = False
+        self._listener = None
 
     def subscribe(self, deliver, resumed):
         """Listen on a greenlet of its own, resubscribing (and calling `resumed`) after a break."""
-        gevent.spawn(self._listen, deliver, resumed)
+        if self._listener is None:
+            self._listener = gevent.spawn(self._listen, deliver, resumed)
+
+    def unsubscribe(self):
+        """Stop listening."""
+        if self._listener is not None:
+            self._listener.kill()
+            self._listener = self.up = None
 
     def _listen(self, deliver, resumed):
         broken = False

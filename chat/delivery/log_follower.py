@@ -29,7 +29,18 @@ class LogFollower:
         self.cursor = store.last_id()  # everything up to here predates this process or was delivered
         self._reading = False
         self._again = False
-        gevent.spawn(self._poll)
+        self._poller = None
+
+    def start(self):
+        """Look at the log every POLL_SECONDS, whatever the broker says."""
+        if self._poller is None:
+            self._poller = gevent.spawn(self._poll)
+
+    def stop(self):
+        """Stop polling."""
+        if self._poller is not None:
+            self._poller.kill()
+            self._poller = None
 
     def offer(self, record, cid):
         """Deliver a message this process just committed, if it is the next one; True if so.

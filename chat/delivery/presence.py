@@ -3,7 +3,8 @@
 Both kinds answer `join(user)` (True: the user's first connection anywhere),
 `leave(user)` (True: their last one anywhere), `online()` (display names),
 `online_json()` (the same as a JSON array) and `count()` (how many users are
-online), and call the callback given to `watch` with each user whose process died.
+online), and call the callback given to `watch` with each user whose process died
+(`unwatch` stops that).
 """
 
 import logging
@@ -104,6 +105,9 @@ class LocalPresence:
     def watch(self, gone):
         """Nobody can die without this process noticing: nothing to watch."""
 
+    def unwatch(self):
+        """Nothing was watched."""
+
 
 class RedisPresence:
     """Every process's users in Redis, kept alive by a heartbeat; dead processes are reaped."""
@@ -115,6 +119,7 @@ class RedisPresence:
         self._online, self._beat = client.register_script(_ONLINE), client.register_script(_BEAT)
         self._reap = client.register_script(_REAP)
         self._gone = None
+        self._beating = None
         self._count = 0
 
     def join(self, user):
@@ -143,7 +148,14 @@ class RedisPresence:
     def watch(self, gone):
         """Heartbeat, and call `gone(user)` for each user of a process that stopped beating."""
         self._gone = gone
-        gevent.spawn(self._run)
+        if self._beating is None:
+            self._beating = gevent.spawn(self._run)
+
+    def unwatch(self):
+        """Stop the heartbeat (this process's users then go offline for the others within TTL)."""
+        if self._beating is not None:
+            self._beating.kill()
+            self._beating = None
 
     def _run(self):
         while True:

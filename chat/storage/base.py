@@ -6,6 +6,9 @@ turns them into the public API the router and the views use.
 """
 
 import time
+from abc import ABC, abstractmethod
+
+import gevent
 
 from .. import metrics
 from ..errors import StoreUnavailable
@@ -30,8 +33,11 @@ TO_OR_FROM_ME = "(to_key = :me OR from_key = :me)"
 VISIBLE = f"({GROUP} OR {TO_OR_FROM_ME})"
 
 
-class Store:
-    """Users and messages. Subclasses: SqliteStore (one host), PostgresStore (many)."""
+class Store(ABC):
+    """Users and messages. Subclasses: SqliteStore (one host), PostgresStore (many).
+
+    A subclass that lacks one of the abstract operations below cannot be built.
+    """
 
     def __init__(self):
         self._commits = GroupCommit(self._run_batch)
@@ -39,11 +45,17 @@ class Store:
         self._greetings = GroupCommit(lambda batch: self._read(_run_reads, batch), "read")
         self._names = {}  # name key -> display name; names never change once stored
 
+    @abstractmethod
     def _run_batch(self, batch):
-        raise NotImplementedError
+        """Run [(operation, args), ...] in one transaction; one outcome per entry."""
 
+    @abstractmethod
     def _read(self, operation, *args):
-        raise NotImplementedError
+        """Run `operation(conn, *args)` on a reading connection, off the hub; its result."""
+
+    @abstractmethod
+    def _close(self):
+        """Close every connection to the database."""
 
     def _timed_read(self, operation, *args):
         started = time.perf_counter()
@@ -132,6 +144,13 @@ class Store:
         """Delete messages stored before the Unix time `older_than`; return how many."""
         return self._write(self._prune, older_than)
 
+    def close(self, timeout=5.0):
+        """Let the commits under way finish (up to `timeout` seconds), then close the database."""
+        deadline = time.monotonic() + timeout
+        while self._commits.busy and time.monotonic() < deadline:
+            gevent.sleep(0.01)
+        self._close()
+
     def ping(self):
         """Raise StoreUnavailable unless the database answers a query."""
         try:
@@ -143,8 +162,41 @@ class Store:
 
     # The operations, each (conn, *args) -> result, are static methods of the subclass,
     # or class methods here where only the placeholder style differs.
-    _insert_user = _replace_password_hash = None
-    _insert_message = _snapshot = _last_id = _prune = _ping = None
+
+    @staticmethod
+    @abstractmethod
+    def _insert_user(conn, key, name):
+        """Store the user `key` as `name` unless known; return the display name stored."""
+
+    @staticmethod
+    @abstractmethod
+    def _replace_password_hash(conn, key, old, new):
+        """Set the hash to `new` if it is still `old`; True when set."""
+
+    @staticmethod
+    @abstractmethod
+    def _insert_message(conn, from_user, to_user, msg, cid, ts):  # pylint: disable=too-many-arguments
+        """Insert a message; (Message, created), the original when the cid was stored before."""
+
+    @staticmethod
+    @abstractmethod
+    def _snapshot(conn, me, since, limit):
+        """(last_id, messages, truncated) in one transaction (see snapshot)."""
+
+    @staticmethod
+    @abstractmethod
+    def _last_id(conn):
+        """The newest id ever stored (0 for none)."""
+
+    @staticmethod
+    @abstractmethod
+    def _prune(conn, older_than):
+        """Delete the messages stored before `older_than`; how many."""
+
+    @staticmethod
+    @abstractmethod
+    def _ping(conn):
+        """A trivial query."""
 
     @staticmethod
     def _sql(text):

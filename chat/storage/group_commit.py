@@ -31,6 +31,11 @@ class GroupCommit:
         self._pending = []
         self._committing = False
 
+    @property
+    def busy(self):
+        """True while a batch is committing or waiting to."""
+        return self._committing
+
     def submit(self, operation, *args, outcome=None):
         """Queue `operation(conn, *args)` for the next commit; return where its outcome goes.
 

@@ -78,9 +78,18 @@ class _Connections:
 
     def __init__(self, url, size):
         self.url = url
+        self._closing = False
         self._idle = Queue()
         for _ in range(size):
             self._idle.put(None)
+
+    def close(self):
+        """Close the idle connections (the busy ones close when they come back)."""
+        self._closing = True
+        while not self._idle.empty():
+            conn = self._idle.get()
+            if conn is not None:
+                conn.close()
 
     def run(self, work):
         """Call `work(conn)` on a healthy connection; StoreUnavailable when the database is gone."""
@@ -95,6 +104,8 @@ class _Connections:
             conn = None
             raise StoreUnavailable(f"PostgreSQL does not answer: {exc}".strip()) from None
         finally:
+            if self._closing and conn is not None:
+                conn.close()
             self._idle.put(conn if conn is not None and not conn.closed else None)
 
 
@@ -120,6 +131,10 @@ class PostgresStore(Store):
 
     def _read(self, operation, *args):
         return self._readers.run(lambda conn: operation(conn, *args))
+
+    def _close(self):
+        self._readers.close()
+        self._writer.close()
 
     def _run_batch(self, batch):
         return self._writer.run(lambda conn: _run_batch(conn, batch))

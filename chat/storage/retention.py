@@ -16,7 +16,18 @@ class Pruner:
     def __init__(self, store, days):
         self.store = store
         self.seconds = days * 86400
-        self._loop = gevent.spawn(self._run)
+        self._loop = None
+
+    def start(self):
+        """Prune now, then hourly."""
+        if self._loop is None:
+            self._loop = gevent.spawn(self._run)
+
+    def stop(self):
+        """Stop pruning."""
+        if self._loop is not None:
+            self._loop.kill()
+            self._loop = None
 
     def _prune_once(self):
         removed = self.store.prune(time.time() - self.seconds)

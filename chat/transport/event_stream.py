@@ -1,38 +1,19 @@
-"""Server-Sent Events: one `EventStream` per GET /events/<user>.
+"""Server-Sent Events: one `EventStream` per GET /events/<user>, a `Connection` like a socket.
 
-To the router a stream looks like a socket: `send_frame` (the WebSocket frame the
-router encoded once for everybody), `send_json`, `close`, `closed`, `on_close`.
-The WSGI server writes what `events()` yields; a watcher greenlet notices at
-once when the client hangs up.
+The WSGI server writes what `events()` yields. Once the body starts, a watcher
+greenlet reads the socket, so a client that hangs up is noticed at once; the
+watcher ends with the stream, before the server reads that socket for a next request.
 """
 
-import functools
 import socket
 
 import gevent
-import orjson
 from gevent.queue import Empty, Queue
 
 from .. import metrics
-from ..protocol import websocket_framing as framing
+from .connection import State
 
 RETRY_MS = 2000  # how long EventSource waits before it reconnects
-
-
-def event_bytes(kind, data, message_id=None):
-    """One SSE event: `event:`, `id:` for messages, `data:` (JSON has no raw newlines)."""
-    head = f"event: {kind}\nid: {message_id}\n" if message_id is not None else f"event: {kind}\n"
-    return head.encode() + b"data: " + data + b"\n\n"
-
-
-def _event_of(frame):
-    return event_bytes(frame["type"], orjson.dumps(frame), frame["id"] if frame["type"] == "message" else None)
-
-
-@functools.lru_cache(maxsize=16)
-def _event_of_frame(frame):
-    # The router hands the same bytes to every connection: convert them once, not per stream.
-    return _event_of(orjson.loads(framing.server_payload(frame)))
 
 
 class EventStream:
@@ -44,23 +25,22 @@ class EventStream:
         self.sock = sock
         self.max_queue = max_queue
         self.heartbeat = heartbeat
-        self.closed = False
+        self.state = State.OPEN
         self.close_code = None
         self.on_close = None
         self._queue = Queue()
         self._unsent = 0
-        self._watcher = gevent.spawn(self._watch) if sock is not None else None
+        self._watcher = None
 
-    def send_json(self, frame):
-        """Queue one server frame (a dict) as an event."""
-        return self._put(_event_of(frame))
+    @property
+    def closed(self):
+        """True once the stream ended (an event stream has no closing handshake)."""
+        return self.state is State.CLOSED
 
-    def send_frame(self, frame):
-        """Queue the event for a WebSocket text frame the router already encoded."""
-        return self._put(_event_of_frame(frame))
-
-    def _put(self, data):
-        if self.closed:
+    def send(self, outgoing):
+        """Queue an Outgoing frame as an event; False when closed or past the queue limit."""
+        data = outgoing.sse_event
+        if self.state is State.CLOSED:
             return False
         if self._unsent + len(data) > self.max_queue:
             metrics.SLOW_CONSUMERS.inc()
@@ -70,20 +50,22 @@ class EventStream:
         self._queue.put(data)
         return True
 
-    def close(self, code=1000, reason="", drop_pending=False):  # pylint: disable=unused-argument
+    def close(self, code=1000, reason=""):  # pylint: disable=unused-argument
         """End the stream after what is queued (all of it is dropped for a slow consumer)."""
-        if self.closed:
+        if self.state is State.CLOSED:
             return
-        self.closed, self.close_code = True, code
+        self.state, self.close_code = State.CLOSED, code
         callback, self.on_close = self.on_close, None
         if callback is not None:
-            callback(self)
+            gevent.spawn(callback, self)  # the rule of Connection.on_close
         self._queue.put(None)
         if code == 4001 and self.sock is not None:
             self._cut()  # the writer may be stuck in a send to a client that stopped reading
 
     def events(self):
         """The response body: queued events, and a comment line whenever it has been quiet."""
+        if self.sock is not None and self.state is State.OPEN:
+            self._watcher = gevent.spawn(self._watch)
         try:
             yield f"retry: {RETRY_MS}\n\n".encode()
             while True:

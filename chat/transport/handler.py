@@ -14,6 +14,7 @@ from gevent.pywsgi import WSGIHandler
 from geventwebsocket.handler import WebSocketHandler
 
 from .request_headers import RequestHeaders
+from .connection import State
 from .websocket import CLOSE_TIMEOUT, ChatWebSocket, finish
 
 
@@ -81,10 +82,10 @@ class ChatHandler(WebSocketHandler):
     def _run_websocket_app(self, ws):
         try:
             self.result = self.application(self.environ, self._start_response_until_upgrade)
-            if not ws.accepted:
+            if ws.state is State.CONNECTING:
                 self.process_result()
         except Exception:
-            if not ws.accepted:
+            if ws.state is State.CONNECTING:
                 raise
             ws.fail_internally("WebSocket application")
         finally:
@@ -92,7 +93,7 @@ class ChatHandler(WebSocketHandler):
             self.result = None
             if close is not None:
                 close()
-            if ws.accepted:
+            if ws.state is not State.CONNECTING:
                 self.close_connection = True
                 if ws.listening and not ws.closed:
                     self._hand_over(ws)
@@ -113,7 +114,7 @@ class ChatHandler(WebSocketHandler):
         ws.adopt(gevent.socket.socket(sock.family, sock.type, fileno=sock.detach()))
 
     def _start_response_until_upgrade(self, status, headers, exc_info=None):
-        if self.websocket is not None and self.websocket.accepted:
+        if self.websocket is not None and self.websocket.state is not State.CONNECTING:
             return lambda data: None  # the app's response after a session is moot
         return self.start_response(status, headers, exc_info)
 

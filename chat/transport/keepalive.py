@@ -27,6 +27,12 @@ class Keepalive:
         """Stop watching `ws`."""
         self._sockets.discard(ws)
 
+    def stop(self):
+        """Stop the loop (it starts again with the next socket added)."""
+        if self._loop is not None:
+            self._loop.kill()
+            self._loop = None
+
     def _run(self):
         tick = min(self.ping_interval, self.idle_timeout - self.ping_interval) / 4
         while True:

@@ -13,12 +13,12 @@ from collections import deque
 from time import monotonic
 
 import gevent
-import orjson
 from geventwebsocket.websocket import WebSocket
 
 from .. import metrics
 from ..errors import ConnectionLost, ProtocolViolation, TransportError
 from ..protocol import websocket_framing as framing
+from .connection import State
 from .linger import BusyPeriod
 from .outbox import OUTBOX
 
@@ -48,18 +48,19 @@ _PING = framing.encode_frame(framing.OP_PING, b"")
 
 
 class ChatWebSocket(WebSocket):
-    """One accepted (or about to be accepted) WebSocket connection.
+    """One WebSocket connection, from its handshake to its end: a `Connection`.
 
-    Reading happens in the handler's greenlet through `receive()`. Writing is
-    serialized: frames wait in one queue; at the end of the loop turn (see
-    _Outbox) they go to the kernel in one non-blocking send, and what the
-    kernel does not take a single writer greenlet drains. Nothing ever writes
-    the socket concurrently.
+    Its life is one `state`. Reading happens in the handler's greenlet through
+    `receive()`, then (see `listen`) from the loop and a reader that exists only
+    while data comes. Writing is serialized: frames wait in one queue; at the end of
+    the loop iteration (see outbox.py) they go to the kernel in one non-blocking
+    send, and what the kernel does not take a single writer greenlet drains.
+    Nothing ever writes the socket concurrently.
     """
 
-    __slots__ = ("sock", "accepted", "close_code", "close_sent", "last_seen", "on_close",
-                 "max_size", "max_queue", "_finished", "_dead", "_broken", "_queue", "_unsent", "_writer",
-                 "_pinged", "_close_timer", "_keepalive", "_inbox", "_on_message", "_watcher", "_due")
+    __slots__ = ("sock", "state", "close_code", "last_seen", "on_close", "max_size", "max_queue",
+                 "_cut", "_queue", "_unsent", "_writer", "_pinged", "_close_timer", "_keepalive", "_inbox",
+                 "_on_message", "_try_now", "_watcher", "_due")
     transport = "ws"  # the label of its metrics
 
     def __init__(self, handler):  # pylint: disable=super-init-not-called
@@ -69,9 +70,10 @@ class ChatWebSocket(WebSocket):
         self.stream = None
         self.raw_read = self.raw_write = None
         self._inbox = bytearray()  # received, not yet read as frames
-        self._on_message = self._watcher = None
+        self._on_message = self._try_now = self._watcher = None
         self.sock = handler.socket
-        self.accepted = self.closed = self.close_sent = self._finished = self._dead = self._broken = False
+        self.state = State.CONNECTING
+        self._cut = False  # the socket is shut down, or found dead: nothing more goes out
         self._due = False  # in the outbox: its queue goes out at the end of this loop turn
         self.close_code = None
         self.on_close = None
@@ -83,6 +85,11 @@ class ChatWebSocket(WebSocket):
 
     def __del__(self):
         pass  # the base class closes from __del__; the handler closes for us
+
+    @property
+    def closed(self):
+        """True once the connection left OPEN (a close frame went out or came in, or it was cut)."""
+        return self.state is State.CLOSING or self.state is State.CLOSED
 
     # -- handshake --------------------------------------------------------
 
@@ -101,7 +108,7 @@ class ChatWebSocket(WebSocket):
         self._inbox += self.handler.rfile.read1(RECEIVE_SIZE) or b""
         self.sock.settimeout(None)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
-        self.accepted = True
+        self.state = State.OPEN
         self.last_seen = monotonic()
         if keepalive is not None:
             self._keepalive = keepalive
@@ -115,7 +122,7 @@ class ChatWebSocket(WebSocket):
         Protocol errors close the connection with their code (1002, 1007, 1009);
         `close_code` then tells why the connection ended.
         """
-        while not self._finished:
+        while self.state is not State.CLOSED:
             try:
                 message = self._read_message()
             except UnicodeDecodeError:
@@ -125,14 +132,14 @@ class ChatWebSocket(WebSocket):
             except TransportError as exc:
                 self._fail(exc.code, str(exc))
             else:
-                if message is not None and not self.close_sent:
+                if message is not None and self.state is State.OPEN:
                     return message
         return None
 
     def _fail(self, code, reason):
         """Fail the connection (RFC 6455 7.1.7): close frame, then stop reading."""
         self.close(code, reason)
-        self._finished = True
+        self.state = State.CLOSED
 
     def _read_exact(self, n):
         inbox = self._inbox
@@ -147,18 +154,18 @@ class ChatWebSocket(WebSocket):
 
     # -- listening: no greenlet while the peer is quiet ---------------------
 
-    def listen(self, on_message):
-        """Hand each message to `on_message(message, may_wait)`, from the loop itself or
-        from a reader that exists only while data comes.
+    def listen(self, on_message, try_now):
+        """Hand each message to `on_message(message)`, or `try_now(message)`, from the loop
+        itself or from a reader that exists only while data comes.
 
-        Whole short text frames, most of a chat's, are handed on from the loop, with
-        `may_wait` False: `on_message` must not wait then, and returns False, having done
-        nothing, when it would have to; a reader greenlet hands that message on again,
-        with `may_wait` True, and reads everything else. The handler's greenlet, request
-        and buffers are let go once the view returns (see ChatHandler): a quiet
-        connection is then its socket, this object and an I/O watcher.
+        Whole short text frames, most of a chat's, go to `try_now` from the loop: it must
+        not wait, and returns False, having done nothing, when it would have to; a reader
+        greenlet then hands that message to `on_message`, which may wait, as it does
+        everything else. The handler's greenlet, request and buffers are let go once the
+        view returns (see ChatHandler): a quiet connection is then its socket, this object
+        and an I/O watcher.
         """
-        self._on_message = on_message
+        self._on_message, self._try_now = on_message, try_now
 
     @property
     def listening(self):
@@ -176,7 +183,7 @@ class ChatWebSocket(WebSocket):
 
     def _keep_reading(self):
         # Wait in the loop, not in a greenlet: the watcher wakes a reader when data comes.
-        if self._finished:
+        if self.state is State.CLOSED:
             self._end()
             return
         self._read_watcher().start(self._readable)
@@ -197,7 +204,7 @@ class ChatWebSocket(WebSocket):
             self._wake()
 
     def _hand_on_short_frames(self):
-        while not self.close_sent:
+        while self.state is State.OPEN:
             try:
                 short = self._short_frame()
             except UnicodeDecodeError:
@@ -206,7 +213,7 @@ class ChatWebSocket(WebSocket):
                 return
             size, text = short
             try:
-                if not self._on_message(text, False):
+                if not self._try_now(text):
                     return  # it would wait: the reader hands it on again
             except Exception:  # pylint: disable=broad-except
                 self.fail_internally("WebSocket reader")
@@ -233,12 +240,12 @@ class ChatWebSocket(WebSocket):
         """Read and hand on messages until the peer has been quiet for a LINGER tick."""
         spell = BusyPeriod()
         try:
-            while not self._finished:
+            while self.state is not State.CLOSED:
                 if not self._inbox and not self._more(spell):
                     break
                 message = self.receive()
                 if message is not None:
-                    self._on_message(message, True)
+                    self._on_message(message)
         except Exception:  # pylint: disable=broad-except
             self.fail_internally("WebSocket reader")
         finally:
@@ -323,21 +330,25 @@ class ChatWebSocket(WebSocket):
         if op == framing.OP_PONG:
             return False
         code, _reason = framing.parse_close(payload)
-        self._finished = True
-        if not self.close_sent:
+        if self.state is State.OPEN:  # the peer closes first: answer with its code
             self.close_code = code or 1005
             self._send_close(code or 1000, "")
+        self.state = State.CLOSED  # the closing handshake is complete
         self._cancel_close_timer()
         return True
 
     # -- writing ----------------------------------------------------------
+
+    def send(self, outgoing):
+        """Queue an Outgoing frame; False when it was not queued (see send_frame)."""
+        return self.send_frame(outgoing.websocket_frame)
 
     def send_frame(self, frame):
         """Queue an encoded frame; closes with 4001 when unsent data passes max_queue.
 
         Returns False when the frame was not queued (closed, or the limit hit).
         """
-        if self.closed:
+        if self.state is not State.OPEN:
             return False
         if self._unsent + len(frame) > self.max_queue:
             metrics.SLOW_CONSUMERS.inc()
@@ -346,18 +357,14 @@ class ChatWebSocket(WebSocket):
         self._push(frame)
         return True
 
-    def send(self, message, binary=None):
-        """Send a str as a text frame (or bytes as binary); compatible with the base API."""
+    def echo(self, message):
+        """Send `message` back as it came: a str as a text frame, bytes as a binary one."""
         if isinstance(message, str):
             return self.send_frame(framing.text_frame(message.encode("utf-8")))
         return self.send_frame(framing.encode_frame(framing.OP_BINARY, bytes(message)))
 
-    def send_json(self, frame):
-        """Send a dict as a JSON text frame."""
-        return self.send_frame(framing.text_frame(orjson.dumps(frame)))
-
     def _push(self, frame):
-        if self._dead or self._broken:
+        if self._cut:
             return
         self._queue.append(frame)
         self._unsent += len(frame)
@@ -372,7 +379,7 @@ class ChatWebSocket(WebSocket):
     def _send_due(self):
         """Send what is queued in one non-blocking call; a writer greenlet takes any rest."""
         self._due = False
-        if self._writer is not None or not self._queue or self._dead or self._broken:
+        if self._writer is not None or not self._queue or self._cut:
             return
         data = self._take_queue()
         try:
@@ -423,7 +430,7 @@ class ChatWebSocket(WebSocket):
 
     def close(self, code=1000, message="", drop_pending=False):
         """Start the closing handshake with `code` and the reason `message`."""
-        if self.close_sent or self._finished:
+        if self.state is not State.OPEN:
             return
         if drop_pending:
             self._unsent -= sum(len(f) for f in self._queue)
@@ -433,22 +440,17 @@ class ChatWebSocket(WebSocket):
         self._close_timer = gevent.spawn_later(CLOSE_TIMEOUT, self.abort)
 
     def _send_close(self, code, reason):
-        self._mark_closed()
-        self.close_sent = True
+        self.state = State.CLOSING
+        self._left_open()
         self._push(framing.close_frame(code, reason))
 
-    def _mark_closed(self):
-        if self.closed:
-            return
-        self.closed = True
+    def _left_open(self):
+        """The connection left OPEN: stop the keepalive, call on_close (once)."""
         if self._keepalive is not None:
             self._keepalive.discard(self)
         callback, self.on_close = self.on_close, None
         if callback is not None:
-            # On a greenlet of its own: a close may come from the loop itself (a frame
-            # handed on from there, a send that found the peer gone), where the callback,
-            # which may ask Redis who is still online, must not wait.
-            gevent.spawn(callback, self)
+            gevent.spawn(callback, self)  # the rule of Connection.on_close
 
     def _cancel_close_timer(self):
         timer, self._close_timer = self._close_timer, None
@@ -459,17 +461,16 @@ class ChatWebSocket(WebSocket):
         # Found dead while sending, perhaps to a crowd: aborting runs the router's close
         # callback, which tells everyone else, some of whom may be found dead in turn.
         # Later, from the loop, so a crowd hanging up at once cannot recurse.
-        self._broken = True
+        self._cut = True
         gevent.get_hub().loop.run_callback(self.abort)
 
     def abort(self):
-        """The connection is gone or must be cut: no handshake, wake every waiter."""
-        if self._dead:
-            return
+        """The connection is gone or must be cut: no handshake, wake every waiter. Idempotent."""
         if self.close_code is None:
             self.close_code = 1006
-        self._finished = self._dead = True
-        self._mark_closed()
+        self.state = State.CLOSED
+        self._cut = True
+        self._left_open()
         self._cancel_close_timer()
         self._queue.clear()
         try:

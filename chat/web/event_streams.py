@@ -33,5 +33,8 @@ def event_stream(username):
     except TooManyConnections as exc:
         stream.close()
         return json_error(429, "too_many_connections", str(exc))
+    except BaseException:
+        stream.close()  # registered perhaps: closing unregisters it
+        raise
     return Response(stream.events(), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

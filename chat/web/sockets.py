@@ -48,5 +48,5 @@ def echo_socket():
         return json_error(403, "bad_origin", "this Origin may not open sockets here")
     _accept(ws, chat.settings, chat.keepalive)
     while (message := ws.receive()) is not None:
-        ws.send(message)
+        ws.echo(message)
     return Response(status=204)

@@ -319,6 +319,15 @@ class SqliteStore(Store):
         finally:
             self._readers.put(conn)
 
+    def _close(self):
+        if self._fill_timer is not None:
+            self._fill_timer.kill()
+        with self._indexing:
+            self._indexer.close()
+        while not self._readers.empty():
+            self._readers.get().close()
+        self._writer.close()
+
     def _run_batch(self, batch):
         outcomes, self._committed = gevent.get_hub().threadpool.apply(_run_batch, (self._writer, batch))
         self._last_write = time.monotonic()

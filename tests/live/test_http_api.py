@@ -1,11 +1,12 @@
 """The HTTP side: Server-Sent Events on /events, POST /api/messages, and their errors."""
 
 import json
+import socket
 import urllib.parse
 
 import pytest
 
-from liveserver import EventStreamClient
+from liveserver import EventStreamClient, timeout
 
 
 def events(srv, user, token=True, since=None, headers=None):
@@ -161,3 +162,38 @@ def test_streams_work_under_gunicorn(start_server, clients):
     sender.send(msg="through gunicorn")
     assert stream.until(lambda e: e["event"] == "message")["data"]["msg"] == "through gunicorn"
     stream.close()
+
+
+def _read_response(sock):
+    """One HTTP/1.1 response with a Content-Length off `sock`: (status, body)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(4096)
+        assert chunk, "the server closed the connection"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+    while len(body) < length:
+        chunk = sock.recv(4096)
+        assert chunk, "the server closed the connection"
+        body += chunk
+    return int(head.split()[1]), body[:length]
+
+
+def test_a_refused_stream_leaves_its_connection_to_the_next_request(start_server):
+    """After a stream refused 429, the same keep-alive connection answers its next requests
+    (pipelined, and later): nothing of the refused stream reads that socket any more."""
+    srv = start_server(CHAT_MAX_CONNECTIONS_PER_USER="1", CHAT_AUTH="open")
+    first = events(srv, "keepalive_h", token=False)
+    until_synced(first)
+    health = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=timeout(5)) as sock:
+        sock.sendall(b"GET /events/keepalive_h HTTP/1.1\r\nHost: x\r\n\r\n" + health)
+        assert _read_response(sock)[0] == 429
+        assert _read_response(sock)[0] == 200
+        for _ in range(3):
+            sock.sendall(health)
+            status, body = _read_response(sock)
+            assert status == 200 and json.loads(body) == {"status": "ok"}
+    first.close()
+    assert "Traceback" not in srv.log()
