@@ -1,0 +1,51 @@
+"""Serving with gevent's WSGIServer: what `python wsgi.py`, `python -m chat` and `chat-server` run.
+
+The caller has patched the standard library with gevent's monkey first.
+"""
+
+import signal
+import socket
+import sys
+
+import gevent
+
+from .errors import SettingsError
+from .process_tuning import raise_open_files_limit, tune_garbage_collector
+
+
+def build_app():
+    """The app from the CHAT_* environment; exits with one line naming the setting when one is wrong."""
+    from . import create_app  # pylint: disable=import-outside-toplevel
+    try:
+        return create_app()
+    except SettingsError as exc:
+        sys.exit(f"chat: cannot start: {exc}")
+
+
+def serve(app):
+    """Serve `app` on CHAT_HOST:CHAT_PORT until SIGTERM or SIGINT, then stop its runtime."""
+    from gevent.pywsgi import WSGIServer  # pylint: disable=import-outside-toplevel
+
+    from .transport.handler import ChatHandler  # pylint: disable=import-outside-toplevel
+
+    runtime = app.extensions["chat"]
+    settings = runtime.settings
+    raise_open_files_limit()
+    tune_garbage_collector()
+    server = WSGIServer((settings.host, settings.port), app, handler_class=ChatHandler)
+    server.start()
+    # Like gunicorn's listener: accepted sockets inherit TCP_NODELAY. Chat frames are small
+    # and each one is news; Nagle's algorithm would hold one back until the peer acknowledges
+    # the last, and the peer may delay that ACK by up to 40 ms.
+    server.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    print(f"chat: listening on http://{settings.host}:{server.server_port}", flush=True)
+
+    def stop():
+        """Close every socket with 1001 (clients reconnect with `since`), then stop serving."""
+        runtime.going_away()
+        server.stop(timeout=5)
+
+    gevent.signal_handler(signal.SIGTERM, stop)
+    gevent.signal_handler(signal.SIGINT, stop)
+    server.serve_forever()
+    runtime.stop()
