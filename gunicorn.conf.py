@@ -7,8 +7,12 @@ import sys
 import tempfile
 
 # Before anything imports prometheus_client: workers keep their metrics in files of one
-# directory, which /metrics sums. A reload (HUP) keeps it; the master removes it at exit.
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="chat-metrics-"))
+# directory, which /metrics sums. An operator may name it; else one is made here, and
+# only a directory made here is removed at exit. A reload (HUP) reads this file again
+# with the variable already set: the marker says whose the directory is.
+_MADE_HERE = "_CHAT_METRICS_DIR_MADE_BY_CONFIG"
+if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.environ[_MADE_HERE] = tempfile.mkdtemp(prefix="chat-metrics-")
 
 # pylint: disable=wrong-import-position
 from chat.errors import SettingsError
@@ -49,5 +53,7 @@ def child_exit(server, worker):  # pylint: disable=unused-argument
 
 
 def on_exit(server):  # pylint: disable=unused-argument
-    """The master stops: nothing reads the metric files any more."""
-    shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+    """The master stops: remove the metrics directory if it was made here, never the operator's."""
+    made = os.environ.get(_MADE_HERE)
+    if made and made == os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        shutil.rmtree(made, ignore_errors=True)

@@ -5,7 +5,7 @@ naming the variable, so the server never starts half-configured.
 """
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from .errors import SettingsError
@@ -116,7 +116,7 @@ class Settings:
 
 
 # variable, field, cast: one line per setting, the only place that names them.
-_SPEC = (
+SPEC = (
     ("CHAT_HOST", "host", _text),
     ("CHAT_PORT", "port", _int(0, 65535)),
     ("CHAT_WORKERS", "workers", _int(1, 512)),
@@ -143,14 +143,12 @@ _SPEC = (
     ("CHAT_PRESENCE_LIMIT", "presence_limit", _int(0)),
 )
 
-VARIABLES = tuple(variable for variable, _, _ in _SPEC)
-
 
 def from_environ(environ=None):
     """Build Settings from `environ` (default: os.environ); raise SettingsError if malformed."""
     environ = os.environ if environ is None else environ
     values = {}
-    for variable, field, cast in _SPEC:
+    for variable, field, cast in SPEC:
         raw = environ.get(variable)
         if raw is not None and (raw.strip() or field in ("secret_key", "allowed_origins")):
             values[field] = cast(variable, raw.strip())
@@ -165,5 +163,3 @@ def from_environ(environ=None):
         raise SettingsError(f"CHAT_DATABASE_URL={url!r}: write sqlite:///relative/path or sqlite:////absolute/path")
     return settings
 
-
-assert {f for _, f, _ in _SPEC} == {f.name for f in fields(Settings)}

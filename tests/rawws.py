@@ -27,20 +27,27 @@ def handshake(server, path, headers=None, key=None, version="13"):
     return sock, status, head.decode("latin-1")
 
 
-def frame(opcode, payload=b"", fin=True, mask=True, length=None, rsv=0):
-    """Encode one client frame; `length` may lie about the payload size."""
+def frame(opcode, payload=b"", fin=True, mask=True, length=None, rsv=0, length_form=None, key=None):
+    """Encode one client frame, the only builder the tests have.
+
+    `length` may lie about the payload size; `rsv` is the RSV bits as they stand in the
+    first byte (0x40 is RSV1); `length_form` 0, 1 or 2 picks the 7-bit, 16-bit or 64-bit
+    length (the shortest that fits when None, or when the one asked cannot hold it);
+    `key` is the mask (random when None).
+    """
     n = len(payload) if length is None else length
     head = bytes([(0x80 if fin else 0) | rsv | opcode])
     mask_bit = 0x80 if mask else 0
-    if n < 126:
+    form = length_form if length_form is not None else (0 if n < 126 else 1 if n < 65536 else 2)
+    if form == 0 and n < 126:
         head += bytes([mask_bit | n])
-    elif n < 65536:
+    elif form <= 1 and n < 65536:
         head += bytes([mask_bit | 126]) + struct.pack("!H", n)
     else:
         head += bytes([mask_bit | 127]) + struct.pack("!Q", n)
     if not mask:
         return head + payload
-    key = os.urandom(4)
+    key = key or os.urandom(4)
     return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
 
 

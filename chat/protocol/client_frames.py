@@ -10,6 +10,8 @@ from .names import normalize_name
 
 MAX_CID = 64
 MAX_ID = (1 << 63) - 1
+HISTORY_DEFAULT = 50  # GET /api/messages: how many, unless `limit` says
+HISTORY_MAX = 200  # and the most `limit` may ask
 
 
 class ClientMessage:

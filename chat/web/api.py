@@ -87,7 +87,8 @@ def history():
         return _unauthenticated()
     try:
         before = client_frames.parse_whole(request.args.get("before"), 1, client_frames.MAX_ID, client_frames.MAX_ID)
-        limit = client_frames.parse_whole(request.args.get("limit"), 1, 200, 50)
+        limit = client_frames.parse_whole(request.args.get("limit"), 1, client_frames.HISTORY_MAX,
+                                          client_frames.HISTORY_DEFAULT)
     except ValueError as exc:
         return json_error(400, "bad_request", str(exc))
     other = request.args.get("with", "*")

@@ -4,10 +4,14 @@ It describes what the views in web/api.py and web/event_streams.py do; tests/tes
 schemathesis against a live server to keep the two in step.
 """
 
-from ..protocol.client_frames import MAX_ID
+from ..accounts.passwords import MAX_PASSWORD, MIN_PASSWORD
+from ..protocol.client_frames import HISTORY_DEFAULT, HISTORY_MAX, MAX_CID, MAX_ID
+from ..protocol.names import MAX_NAME, NAME_RULE
+from ..settings import Settings
 
-NAME = {"type": "string", "minLength": 1, "maxLength": 32, "pattern": r"^[\w.\-]+$",
-        "description": "1-32 Unicode letters, digits, '_', '-' or '.'; case-insensitive"}
+NAME = {"type": "string", "minLength": 1, "maxLength": MAX_NAME, "pattern": r"^[\w.\-]+$",
+        "description": f"{NAME_RULE}; case-insensitive"}
+PASSWORD = {"type": "string", "minLength": MIN_PASSWORD, "maxLength": MAX_PASSWORD}
 CALLER = [{"bearer": []}, {"cookie": []}]
 
 
@@ -53,14 +57,14 @@ SCHEMAS = {
 PATHS = {
     "/api/token": {"post": {
         "summary": "Trade a name (and its password, once claimed) for a token",
-        "requestBody": _body({"name": NAME, "password": {"type": ["string", "null"], "minLength": 8,
-                                                         "maxLength": 1024, "description": "claims an unclaimed name"}},
+        "requestBody": _body({"name": NAME, "password": {**PASSWORD, "type": ["string", "null"],
+                                                         "description": "claims an unclaimed name"}},
                              ["name"]),
         "responses": {"200": _json(_ref("Token"), "a signed token"), **_errors(400, 401, 403, 413, 415, 429)}}},
     "/api/password": {"post": {
         "summary": "Claim the caller's name with a password, or change it",
         "security": CALLER,
-        "requestBody": _body({"password": {"type": "string", "minLength": 8, "maxLength": 1024},
+        "requestBody": _body({"password": PASSWORD,
                               "current_password": {"type": "string"}}, ["password"]),
         "responses": {"200": _json(_ref("Token"), "a new token; older sessions and tokens end"),
                       **_errors(400, 401, 403, 409, 413, 415)}}},
@@ -71,7 +75,7 @@ PATHS = {
             "parameters": [
                 _query("with", {"type": "string"}, "a username, or * (the default) for the group"),
                 _query("before", {"type": "integer", "minimum": 1, "maximum": MAX_ID}, "only ids below this"),
-                _query("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "how many")],
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": HISTORY_MAX, "default": HISTORY_DEFAULT}, "how many")],
             "responses": {"200": _json({"type": "object", "required": ["messages"], "properties": {
                 "messages": {"type": "array", "items": _ref("Message")}}}, "messages"), **_errors(400, 401, 404)}},
         "post": {
@@ -79,8 +83,9 @@ PATHS = {
             "security": CALLER,
             "requestBody": _body({"to_user": {"type": ["string", "null"], "description": "absent, null or '': group"},
                                   "msg": {"type": "string", "minLength": 1, "description": "at most "
-                                          "CHAT_MAX_MESSAGE_CHARS (4000) characters, else 413 too_long"},
-                                  "cid": {"type": ["string", "null"], "maxLength": 64}}, ["msg"]),
+                                          f"CHAT_MAX_MESSAGE_CHARS ({Settings.max_message_chars}) characters, "
+                                          "else 413 too_long"},
+                                  "cid": {"type": ["string", "null"], "maxLength": MAX_CID}}, ["msg"]),
             "responses": {"201": _json(_ref("Message"), "stored and delivered"),
                           "200": _json(_ref("Message"), "this cid was stored before: the original"),
                           **_errors(400, 401, 403, 404, 413, 415, 429, 503)}}},
@@ -92,7 +97,8 @@ PATHS = {
     "/events/{username}": {"get": {
         "summary": "The chat's server frames as Server-Sent Events",
         "description": "hello, the backlog, synced, then live message and presence events; `id:` on "
-                       "message events; a comment line every 15 s of quiet.",
+                       "message events; a comment line every "
+                       f"CHAT_SSE_HEARTBEAT ({Settings.sse_heartbeat:g} s) of quiet.",
         "security": [{"bearer": []}, {"cookie": []}, {"query": []}],
         "parameters": [
             {"name": "username", "in": "path", "required": True, "schema": NAME},

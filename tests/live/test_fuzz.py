@@ -15,7 +15,7 @@ from chat.protocol import websocket_framing as wsproto
 from chat.protocol.client_frames import parse_client_frame
 from chat.errors import ConnectionLost, FrameRejected, TransportError
 from liveserver import UNLIMITED, Server, timeout
-from rawws import handshake
+from rawws import frame, handshake
 
 ERROR_CODES = {"bad_json", "bad_message", "too_long", "unknown_user", "rate_limited"}
 SERVER_CLOSE_CODES = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011}
@@ -111,18 +111,7 @@ def test_any_json_gets_one_answer_and_the_connection_lives(fuzzer, text):
 
 
 def _frame(opcode, payload, fin, rsv, masked, length_form):
-    first = (0x80 if fin else 0) | (rsv << 4) | opcode
-    n = len(payload)
-    if length_form == 0 and n < 126:
-        head = bytes((first, n | (0x80 if masked else 0)))
-    elif length_form == 1 and n < 65536:
-        head = bytes((first, 126 | (0x80 if masked else 0))) + struct.pack("!H", n)
-    else:
-        head = bytes((first, 127 | (0x80 if masked else 0))) + struct.pack("!Q", n)
-    if not masked:
-        return head + payload
-    key = b"\x01\x02\x03\x04"
-    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+    return frame(opcode, payload, fin=fin, mask=masked, rsv=rsv << 4, length_form=length_form, key=b"\x01\x02\x03\x04")
 
 
 # Mostly plausible frames (masked, no RSV bits, known opcodes), so that the

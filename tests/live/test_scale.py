@@ -1,5 +1,6 @@
 """Several gunicorn workers and hosts over real Redis and PostgreSQL servers, and their faults."""
 
+import json
 import os
 import re
 import signal
@@ -40,6 +41,19 @@ def wait_for(check, seconds, what):
         time.sleep(0.05)
 
 
+class NotAcknowledged(AssertionError):
+    """Raised when a message is not acknowledged in time."""
+
+
+class ClosedByServer(Exception):
+    """Raised when the server's close frame (or another non-text frame) arrives."""
+
+
+def _check(deadline, cid):
+    if time.monotonic() > deadline:
+        raise NotAcknowledged(f"{cid} was not acknowledged in time")
+
+
 class Resilient:
     """A user who reconnects with `since` after any failure and resends what was not acknowledged.
 
@@ -68,25 +82,35 @@ class Resilient:
         time.sleep(0.1)
 
     def _read_one(self, wait):
-        frame = self.client.recv(wait)
+        self.client.ws.settimeout(timeout(wait))
+        opcode, data = self.client.ws.recv_data()
+        if opcode != websocket.ABNF.OPCODE_TEXT:
+            raise ClosedByServer(opcode)
+        frame = json.loads(data)
         if frame["type"] == "message":
             self.seen.append(frame["id"])
         return frame
 
-    def send_all(self, count, pause=0.01):
-        """Send `count` group messages, each until acknowledged; return the acknowledged ids."""
+    def send_all(self, count, pause=0.01, patience=60):
+        """Send `count` group messages, each until acknowledged; return the acknowledged ids.
+
+        A message not acknowledged within `patience` seconds, reconnections included,
+        raises NotAcknowledged: a server that never answers fails the test, never hangs it.
+        """
         acked = []
         for i in range(count):
             cid = f"{self.user}-{i}"
+            deadline = time.monotonic() + timeout(patience)
             while True:
                 try:
                     self._ensure()
                     self.client.send(type="message", msg=f"{self.user} says {i}", cid=cid)
                     while (frame := self._read_one(5)).get("cid") != cid:
-                        pass
+                        _check(deadline, cid)
                     acked.append(frame["id"])
                     break
-                except (OSError, websocket.WebSocketException, AssertionError):
+                except (OSError, websocket.WebSocketException, ClosedByServer):
+                    _check(deadline, cid)
                     self._drop()
             time.sleep(pause)
         return acked
@@ -297,3 +321,28 @@ def test_a_lost_database_gives_503_and_storage_failed(start_server, postgres, pg
                                          "detail": "the message could not be stored; send it again"}
     client.send(type="message", msg="still here", cid="l2")
     assert client.recv_type("error")["cid"] == "l2"
+
+
+def test_a_sender_gives_up_on_a_server_that_never_acknowledges(start_server):
+    """The resilient sender's wait is bounded: against a stopped server it raises, never hangs."""
+    srv = start_server()
+    sender = Resilient(srv, "patient")
+    outcome = []
+    os.kill(srv.proc.pid, signal.SIGSTOP)
+    try:
+        thread = threading.Thread(target=lambda: outcome.append(_raised(sender.send_all, 1, patience=2)),
+                                  daemon=True)
+        thread.start()
+        thread.join(timeout(30))
+        assert not thread.is_alive(), "send_all is still waiting"
+    finally:
+        os.kill(srv.proc.pid, signal.SIGCONT)
+    assert isinstance(outcome[0], NotAcknowledged)
+
+
+def _raised(function, *args, **options):
+    try:
+        function(*args, **options)
+    except Exception as exc:  # pylint: disable=broad-except
+        return exc
+    return None

@@ -76,6 +76,30 @@ def test_gunicorn_serves_the_page_and_the_socket(start_server):
         client.close()
 
 
+def test_gunicorn_keeps_a_metrics_directory_it_did_not_make(start_server, tmp_path):
+    """PROMETHEUS_MULTIPROC_DIR named by the operator is used and left in place; none is made."""
+    theirs, temp = tmp_path / "operator-metrics", tmp_path / "tmp"
+    theirs.mkdir()
+    temp.mkdir()
+    (theirs / "keep").write_text("the operator's")
+    srv = start_server(gunicorn=True, PROMETHEUS_MULTIPROC_DIR=str(theirs), TMPDIR=str(temp))
+    assert srv.get("/metrics")[0] == 200
+    srv.stop()
+    assert (theirs / "keep").read_text() == "the operator's"
+    assert not list(temp.glob("chat-metrics-*"))
+
+
+def test_gunicorn_removes_the_metrics_directory_it_made(start_server, tmp_path):
+    """Without PROMETHEUS_MULTIPROC_DIR, gunicorn.conf.py makes one directory and removes it at exit."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    srv = start_server(gunicorn=True, TMPDIR=str(temp))
+    made = list(temp.glob("chat-metrics-*"))
+    assert len(made) == 1
+    srv.stop()
+    assert not made[0].exists()
+
+
 def test_the_secret_key_file_is_private_and_kept(start_server):
     """The generated key is mode 0600 and survives a restart (sessions stay valid)."""
     srv = start_server()
