@@ -100,7 +100,8 @@ export class ChatClient {
     this._handlers = new Map();            // event type -> Set of handlers
     this._socket = null;
     this._events = null;
-    this._timer = null;
+    this._timer = null;                    // the next attempt to connect
+    this._postTimers = new Set();          // POSTs to try again
     this._attempt = 0;                     // reconnects since the last synced
     this._failedSockets = 0;               // sockets in a row closed before hello, server reachable
     this._inBacklog = false;
@@ -165,6 +166,8 @@ export class ChatClient {
   close() {
     if (this._state === State.CLOSED) return;
     clearTimeout(this._timer);
+    for (const timer of this._postTimers) clearTimeout(timer);
+    this._postTimers.clear();
     const socket = this._socket, events = this._events;
     this._socket = this._events = null;
     this._setState(State.CLOSED);
@@ -322,10 +325,11 @@ export class ChatClient {
       body = await response.json();
     } catch (err) {
       // Still pending: tried again shortly while the stream is up, and after every synced.
-      const delay = backoffDelay(entry.attempts++, this._backoff);
-      setTimeout(() => {
+      const timer = setTimeout(() => {
+        this._postTimers.delete(timer);
         if (this._pending.get(frame.cid) === entry && this._state === State.LIVE && this._events) this._post(entry);
-      }, delay);
+      }, backoffDelay(entry.attempts++, this._backoff));
+      this._postTimers.add(timer);
       return;
     }
     if (response.ok) this._onMessage({...body, cid: frame.cid}, false);
@@ -440,7 +444,7 @@ export class ChatClient {
    */
   async history({with: other = "*", before, limit} = {}) {
     const query = new URLSearchParams({with: other});
-    if (before !== undefined && before !== null && Number.isFinite(before)) query.set("before", String(before));
+    if (before !== undefined && before !== null && Number.isFinite(Number(before))) query.set("before", String(before));
     if (limit !== undefined) query.set("limit", String(limit));
     return (await this._get(`/api/messages?${query}`)).messages;
   }

@@ -202,3 +202,42 @@ test("on events: an error frame is a frame, a dropped stream is EventSource's to
   assert.equal(new URL(streams[1].url).searchParams.get("since"), "3");
   assert.deepEqual(states.slice(0, 4), [State.CONNECTING, State.SYNCING, State.LIVE, State.RECONNECTING]);
 });
+
+test("on events, a POST lost in the network is tried again; its answer is the acknowledgement", async () => {
+  const streams = [];
+  class FakeEvents {
+    constructor(url) { this.url = url; this.listeners = {}; streams.push(this); }
+    addEventListener(type, listener) { (this.listeners[type] ??= []).push(listener); }
+    close() {}
+    serve(type, data) { for (const l of this.listeners[type] ?? []) l({type, data: JSON.stringify(data)}); }
+  }
+  const posts = [];
+  const fetch = async (url, init) => {
+    posts.push({url, init});
+    if (posts.length === 1) throw new TypeError("fetch failed");
+    const frame = JSON.parse(init.body);
+    return {ok: true, status: 201, json: async () => ({type: "message", id: 9, from_user: "rio", to_user: frame.to_user,
+      msg: frame.msg, ts: "2026-11-21T05:30:00.000Z", cid: frame.cid})};
+  };
+  const client = new ChatClient({user: "rio", server: SERVER, token: "tk", transport: "sse", EventSource: FakeEvents, fetch,
+    backoff: {initial: 5, max: 20, jitter: 0}});
+  const shown = [];
+  client.on("message", (m) => shown.push(m.id));
+  client.connect();
+  await until(() => streams.length === 1, "the stream");
+  streams[0].serve("hello", {type: "hello", user: "rio", online: ["rio"], last_id: 8});
+  streams[0].serve("synced", {type: "synced", last_id: 8, truncated: false});
+  const ack = await within(client.send({to_user: "sol", msg: "over HTTP", cid: "h1"}), 2000, "the POST's answer");
+  const sinceBefore = client.lastId;
+  streams[0].serve("message", {type: "message", id: 9, from_user: "rio", to_user: "sol", msg: "over HTTP", ts: "2026-11-21T05:30:00.000Z"});
+  client.close();
+  assert.equal(ack.id, 9);
+  assert.equal(posts.length, 2);
+  assert.equal(posts[1].url, `${SERVER}/api/messages`);
+  assert.equal(posts[1].init.method, "POST");
+  assert.equal(posts[1].init.headers.Authorization, "Bearer tk");
+  assert.deepEqual(JSON.parse(posts[1].init.body), {to_user: "sol", msg: "over HTTP", cid: "h1"});
+  assert.deepEqual(shown, [9], "the answer and the stream's copy are one message");
+  assert.equal(sinceBefore, null, "an answer to a POST does not move since");
+  assert.equal(client.lastId, 9, "the stream's copy does");
+});
