@@ -3,9 +3,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+JS_STAMP := tests/js/node_modules/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test bench node screenshots conformance chromium servers clean
+.PHONY: run test test-js bench node screenshots conformance chromium servers clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.10 or newer is needed") if sys.version_info < (3, 10) else None'
@@ -16,8 +17,18 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: $(STAMP)
 	$(BIN)/python wsgi.py
 
-test: $(STAMP) chromium servers node
+test: $(STAMP) chromium servers node $(JS_STAMP)
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
+
+# The page's protocol module (chat/static/chat-client.js) under Node's test runner, against
+# live servers; `make test` runs them too, through tests/test_js_client.py. Their one
+# package (ws: Node 20 has no WebSocket) is pinned in tests/js/package-lock.json.
+$(JS_STAMP): tests/js/package.json tests/js/package-lock.json | node
+	cd tests/js && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test-js: $(STAMP) node $(JS_STAMP)
+	CHAT_PYTHON=$(BIN)/python node --test tests/js/
 
 # The browser tests drive Debian's Chromium; Playwright cannot download one here.
 chromium:
@@ -40,7 +51,7 @@ servers:
 	fi
 
 clean:
-	rm -rf $(VENV) .pytest_cache var
+	rm -rf $(VENV) .pytest_cache var tests/js/node_modules
 
 # The README's pictures of the page; Chinese text and emoji need Debian's Noto fonts.
 screenshots: $(STAMP) chromium
@@ -59,13 +70,15 @@ $(BENCH_STAMP): $(STAMP) bench/requirements.txt
 	touch $@
 
 # The load generator is Node (no packages): make bench runs it, and tests/test_bench.py checks it.
+# The client module's tests (tests/js) need npm as well, for their one package.
 node:
-	@command -v node >/dev/null 2>&1 || { \
+	@if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm; \
 	  else \
-	    echo "make test and make bench need Node.js: run 'sudo apt-get install nodejs' and try again" >&2; exit 1; \
-	  fi; }
+	    echo "make test and make bench need Node.js and npm: run 'sudo apt-get install nodejs npm' and try again" >&2; exit 1; \
+	  fi; \
+	fi
 
 bench: node servers $(BENCH_STAMP)
 	$(BIN)/python bench/run.py

@@ -1,9 +1,12 @@
-// The chat page: conversations in a sidebar, one WebSocket that reconnects with `since`, so
-// nothing is missed or shown twice (messages are keyed by id). Where sockets cannot get
-// through (a proxy that strips upgrades), Server-Sent Events and POST /api/messages take over.
-"use strict";
-(function () {
-  const root = document.getElementById("chat");
+// The chat page: conversations in a sidebar, the composer, history and presence. The
+// protocol (connection, resume, acknowledgements, resend, backoff, the events fallback)
+// is chat-client.js's; this file only turns its events into the page and back.
+import {ChatClient, State, newCid} from "./chat-client.js";
+
+const root = document.getElementById("chat");
+if (root) startPage(root);
+
+function startPage(root) {
   const me = root.dataset.user;
   const presenceLimit = Number(root.dataset.presenceLimit);
   const $ = (id) => document.getElementById(id);
@@ -12,19 +15,13 @@
   const PAGE = 50;
   const GROUPING_MS = 5 * 60 * 1000;  // a sender's messages this close together share one header
   const PRESENCE_POLL_MS = 30000;
-  const FALLBACK_AFTER = 2;           // sockets in a row closed before their hello: try events
 
+  const client = new ChatClient({user: me});
   const seen = new Set();        // ids of the messages shown
-  const pending = new Map();     // cid -> frame sent but not yet acknowledged (resent on reconnect)
   const conversations = new Map(); // "*" or a person's key -> conversation
   const online = new Set();      // keys of the people online
   let active = GROUP;
-  let lastId = null;             // newest id received live, for `since` on reconnect
   let firstSync = true;          // the first backlog is history, not news
-  let socket = null;
-  let events = null;             // the EventSource, once sockets have been given up
-  let backoff = 500;
-  let failedSockets = 0;
 
   $("me").textContent = me;
 
@@ -140,8 +137,7 @@
 
   // how: "backlog" (history on first load), "history" (scrolled back) or "live".
   function showMessage(m, how) {
-    if (how !== "history") lastId = Math.max(lastId || 0, m.id);
-    if (m.cid && pending.has(m.cid)) { pending.delete(m.cid); removePending(m.cid); }
+    if (m.cid) removePending(m.cid);
     if (seen.has(m.id)) return;
     seen.add(m.id);
     const conv = conversationOf(m);
@@ -194,11 +190,12 @@
     if (loading || conv.complete) return;
     loading = true;
     try {
-      const query = new URLSearchParams({with: conv.key === GROUP ? GROUP : conv.name, limit: String(PAGE)});
-      if (Number.isFinite(conv.oldest)) query.set("before", conv.oldest);
-      const response = await fetch(`/api/messages?${query}`, {credentials: "same-origin"});
-      if (!response.ok) return;
-      const {messages} = await response.json();
+      let messages;
+      try {
+        messages = await client.history({with: conv.key === GROUP ? GROUP : conv.name, before: conv.oldest, limit: PAGE});
+      } catch (err) {
+        return;  // tried again at the next scroll or press
+      }
       const box = $("threads");
       const fromEnd = box.scrollHeight - box.scrollTop;
       messages.forEach((m) => showMessage(m, "history"));
@@ -238,91 +235,42 @@
   // Past the server's presence limit, comings and goings are not pushed: ask now and then.
   setInterval(async () => {
     if (online.size < presenceLimit) return;  // the pushes stop once the count passes the limit
-    const response = await fetch("/api/users", {credentials: "same-origin"});
-    if (response.ok) replaceOnline((await response.json()).online);
+    try {
+      replaceOnline(await client.fetchOnline());
+    } catch (err) {
+      // asked again at the next turn
+    }
   }, PRESENCE_POLL_MS);
 
   // -- the connection -------------------------------------------------------------
 
-  function onFrame(frame) {
-    switch (frame.type) {
-      case "hello":
-        // A server whose history is behind ours was reset: what we saw is not its history.
-        if (lastId !== null && frame.last_id < lastId) { seen.clear(); lastId = null; }
-        replaceOnline(frame.online);
-        break;
-      case "message": showMessage(frame, firstSync ? "backlog" : "live"); break;
-      case "synced":
-        firstSync = false;
-        setStatus("live", events ? "live (events)" : "live");
-        backoff = 500;
-        for (const [cid, sent] of pending) send(cid, sent);  // the server drops what it already has
-        break;
-      case "presence": setOnline(frame.user, frame.online); break;
-      case "error":
-        if (frame.cid) { pending.delete(frame.cid); removePending(frame.cid); }
-        setStatus($("status").dataset.state, `error: ${frame.detail}`);
-        break;
-    }
-  }
-
-  function connect() {
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const since = lastId === null ? "" : `?since=${lastId}`;
-    socket = new WebSocket(`${scheme}://${location.host}/ws/${encodeURIComponent(me)}${since}`);
-    setStatus("connecting", "connecting…");
-    let greeted = false;
-    socket.onmessage = (event) => { greeted = true; failedSockets = 0; onFrame(JSON.parse(event.data)); };
-    socket.onclose = () => {
-      socket = null;
-      if (!greeted && ++failedSockets >= FALLBACK_AFTER) { listenToEvents(); return; }
-      setStatus("reconnecting", `reconnecting in ${Math.max(1, Math.round(backoff / 1000))} s…`);
-      setTimeout(connect, backoff);
-      backoff = Math.min(backoff * 2, 15000);
-    };
-  }
-
-  function listenToEvents() {
-    // EventSource reconnects by itself and resumes with Last-Event-ID (the last message id).
-    const since = lastId === null ? "" : `?since=${lastId}`;
-    events = new EventSource(`/events/${encodeURIComponent(me)}${since}`);
-    setStatus("connecting", "connecting (events)…");
-    for (const type of ["hello", "message", "synced", "presence", "error"]) {
-      events.addEventListener(type, (event) => onFrame(JSON.parse(event.data)));
-    }
-    events.onerror = () => setStatus("reconnecting", "reconnecting (events)…");
-  }
-
-  async function post(cid, frame) {
-    let response;
-    try {
-      response = await fetch("/api/messages", {
-        method: "POST", credentials: "same-origin",
-        headers: {"Content-Type": "application/json"}, body: JSON.stringify(frame)});
-    } catch (err) {
-      return;  // still pending: sent again once the stream is back
-    }
-    const answer = await response.json();
-    if (response.ok) showMessage({...answer, cid}, "live");
-    else onFrame({type: "error", cid, detail: answer.error.detail});
-  }
-
-  function send(cid, frame) {
-    if (events) post(cid, frame);
-    else if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
-  }
+  // The status line: the client's state in words.
+  client.on("status", ({state, transport, delay}) => {
+    const how = transport === "sse" ? " (events)" : "";
+    if (state === State.LIVE) setStatus("live", `live${how}`);
+    else if (state === State.RECONNECTING) {
+      setStatus("reconnecting", how ? `reconnecting${how}…` : `reconnecting in ${Math.max(1, Math.round(delay / 1000))} s…`);
+    } else if (state !== State.CLOSED) setStatus("connecting", `connecting${how}…`);
+  });
+  client.on("reset", () => seen.clear());  // the server's history is not what we saw
+  client.on("hello", (hello) => replaceOnline(hello.online));
+  client.on("message", (m) => showMessage(m, firstSync ? "backlog" : "live"));
+  client.on("synced", () => { firstSync = false; });
+  client.on("presence", (frame) => setOnline(frame.user, frame.online));
+  client.on("error", (frame) => setStatus($("status").dataset.state, `error: ${frame.detail}`));
 
   // -- the composer ---------------------------------------------------------------
 
   function submit() {
     const text = $("text");
     if (!text.value.trim()) return;
-    const cid = crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`;
+    const cid = newCid();
     const frame = {msg: text.value, cid};
     if (active !== GROUP) frame.to_user = conversations.get(active).name;
-    pending.set(cid, frame);
     showPending(cid, frame);
-    send(cid, frame);  // if the connection is down, it goes when it is back
+    // If the connection is down, it goes when it is back. The acknowledgement also comes
+    // as a "message" event, unless that message was shown already (from a backlog).
+    client.send(frame).then(() => removePending(cid), () => removePending(cid));
     text.value = "";
     fitText();
   }
@@ -345,5 +293,5 @@
   });
 
   open(GROUP);
-  connect();
-})();
+  client.connect();
+}

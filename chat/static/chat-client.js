@@ -1,0 +1,470 @@
+// The chat protocol's client side, without the page: a WebSocket to /ws/<user> that
+// resumes with `since`, acknowledgements by `cid`, unacknowledged messages sent again
+// after a reconnect, capped exponential backoff, and Server-Sent Events with
+// POST /api/messages where sockets cannot get through. No DOM: the WebSocket,
+// EventSource and fetch it uses are options (the globals by default), so it runs in
+// browsers and in Node alike. docs/client-module.md is its manual.
+
+/** The lifecycle of a client: one state, never a set of flags that must agree. */
+export const State = Object.freeze({
+  IDLE: "idle",                 // built, connect() not called yet
+  CONNECTING: "connecting",     // a socket or stream is opening
+  SYNCING: "syncing",           // hello received; the backlog is arriving
+  LIVE: "live",                 // synced: sends go out at once
+  RECONNECTING: "reconnecting", // lost; the next attempt is scheduled
+  CLOSED: "closed",             // close() was called; final
+});
+
+const OPEN = 1;                  // WebSocket.OPEN
+const EVENTS_CLOSED = 2;         // EventSource.CLOSED
+const MAX_SEEN = 10000;          // message ids remembered to drop a second copy
+const PROBE_TIMEOUT_MS = 5000;
+// Every server frame type (v1 and v2): an event stream names each one it carries.
+const FRAME_TYPES = ["hello", "message", "synced", "presence", "error", "member", "read", "typing", "edit", "delete"];
+
+/** Raised (as a rejection) when the server refuses a message, or the client is closed. */
+export class ChatError extends Error {
+  constructor(code, detail, {cid = null, status = null} = {}) {
+    super(detail ? `${code}: ${detail}` : code);
+    this.name = "ChatError";
+    this.code = code;
+    this.detail = detail || "";
+    this.cid = cid;
+    this.status = status;   // the HTTP status, for a refusal over HTTP
+  }
+}
+
+/**
+ * The wait before reconnect attempt `attempt` (0 for the first): `initial * factor**attempt`,
+ * capped at `max`, then shortened by up to `jitter` (a fraction) at random so that many
+ * clients cut off at once do not all come back at the same instant.
+ */
+export function backoffDelay(attempt, {initial = 500, max = 15000, factor = 2, jitter = 0} = {}, random = Math.random) {
+  const base = Math.min(max, initial * factor ** Math.max(0, attempt));
+  return Math.round(base * (1 - jitter * random()));
+}
+
+/** A fresh client id for a message (`cid`). */
+export function newCid() {
+  const crypto = globalThis.crypto;
+  if (crypto && typeof crypto.randomUUID === "function") return crypto.randomUUID();
+  return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+}
+
+function reportError(err) {
+  if (typeof globalThis.reportError === "function") globalThis.reportError(err);
+  else console.error(err);  // eslint-disable-line no-console
+}
+
+/** A promise whose rejection is not reported when nobody listens (the event says it too). */
+function deferred() {
+  let resolve, reject;
+  const promise = new Promise((yes, no) => { resolve = yes; reject = no; });
+  promise.catch(() => {});
+  return {promise, resolve, reject, settled: false};
+}
+
+export class ChatClient {
+  /**
+   * @param {object} options
+   * @param {string} options.user the username to connect as
+   * @param {string} [options.server] the server's origin, e.g. "https://chat.example"
+   *   (default: the page's own, `location.origin`)
+   * @param {string|function} [options.token] a token, or a function giving one (or a
+   *   promise of one) before each connection; without it, the session cookie identifies
+   * @param {number} [options.since] resume after this message id on the first connection
+   * @param {"auto"|"websocket"|"sse"} [options.transport] "auto": WebSocket, then events
+   *   once `fallbackAfter` sockets in a row closed before their hello on a reachable server
+   * @param {object} [options.backoff] {initial: 500, max: 15000, factor: 2, jitter: 0.25}
+   */
+  constructor(options = {}) {
+    if (!options.user) throw new TypeError("ChatClient: `user` is required");
+    const server = options.server ?? globalThis.location?.origin;
+    if (!server) throw new TypeError("ChatClient: `server` is required outside a browser");
+    this.user = options.user;
+    this.server = String(server).replace(/\/+$/, "");
+    this._token = options.token ?? null;
+    this._transportOption = options.transport ?? "auto";
+    this._fallbackAfter = options.fallbackAfter ?? 2;
+    this._backoff = {initial: 500, max: 15000, factor: 2, jitter: 0.25, ...options.backoff};
+    this._WebSocket = options.WebSocket ?? globalThis.WebSocket;
+    this._EventSource = options.EventSource ?? globalThis.EventSource;
+    this._fetch = options.fetch ?? globalThis.fetch?.bind(globalThis);
+    if (!this._WebSocket && !this._EventSource) throw new TypeError("ChatClient: neither WebSocket nor EventSource");
+
+    this._state = State.IDLE;
+    this._useEvents = this._transportOption === "sse" || !this._WebSocket;
+    this._lastId = options.since ?? null;  // newest id received on a connection, for `since`
+    this._seen = new Set();                // ids of the messages emitted, newest last
+    this._pending = new Map();             // cid -> {frame, promise, resolve, reject, attempts}
+    this._handlers = new Map();            // event type -> Set of handlers
+    this._socket = null;
+    this._events = null;
+    this._timer = null;                    // the next attempt to connect
+    this._postTimers = new Set();          // POSTs to try again
+    this._attempt = 0;                     // reconnects since the last synced
+    this._failedSockets = 0;               // sockets in a row closed before hello, server reachable
+    this._inBacklog = false;
+    this._ready = deferred();              // the first synced
+  }
+
+  // -- what an integrator reads -----------------------------------------------------
+
+  /** One of State's values. */
+  get state() { return this._state; }
+
+  /** "websocket" or "sse": the transport in use (or to be used next). */
+  get transport() { return this._useEvents ? "sse" : "websocket"; }
+
+  /** The newest message id received on a connection; the next one resumes after it. */
+  get lastId() { return this._lastId; }
+
+  /** The frames sent but not yet acknowledged, oldest first. */
+  get pending() { return [...this._pending.values()].map((entry) => entry.frame); }
+
+  // -- events -------------------------------------------------------------------------
+
+  /**
+   * Call `handler` on each event of `type`: "status", "hello", "message", "synced",
+   * "presence", "error", "reset", or "frame" (every server frame). Returns a function
+   * that removes it.
+   */
+  on(type, handler) {
+    if (!this._handlers.has(type)) this._handlers.set(type, new Set());
+    this._handlers.get(type).add(handler);
+    return () => this.off(type, handler);
+  }
+
+  off(type, handler) {
+    this._handlers.get(type)?.delete(handler);
+  }
+
+  _emit(type, ...args) {
+    for (const handler of [...(this._handlers.get(type) ?? [])]) {
+      try {
+        handler(...args);
+      } catch (err) {
+        reportError(err);  // one broken handler does not stop the client
+      }
+    }
+  }
+
+  _setState(state, info = {}) {
+    this._state = state;
+    this._emit("status", {state, transport: this.transport, ...info});
+  }
+
+  // -- the lifecycle ------------------------------------------------------------------
+
+  /** Start connecting (once). Resolves with the first `synced` frame. */
+  connect() {
+    if (this._state === State.IDLE) this._open();
+    return this._ready.promise;
+  }
+
+  /** Stop for good: close the connection, reject what is still pending. */
+  close() {
+    if (this._state === State.CLOSED) return;
+    clearTimeout(this._timer);
+    for (const timer of this._postTimers) clearTimeout(timer);
+    this._postTimers.clear();
+    const socket = this._socket, events = this._events;
+    this._socket = this._events = null;
+    this._setState(State.CLOSED);
+    if (socket) {
+      socket.onclose = socket.onmessage = null;
+      socket.onerror = () => {};  // closing a socket still opening reports an error
+      socket.close(1000);
+    }
+    if (events) events.close();
+    const error = this._closedError();
+    for (const entry of this._pending.values()) entry.reject(error);
+    this._pending.clear();
+    if (!this._ready.settled) { this._ready.settled = true; this._ready.reject(error); }
+  }
+
+  _closedError() {
+    return new ChatError("closed", "the client was closed before the acknowledgement");
+  }
+
+  async _open() {
+    clearTimeout(this._timer);
+    this._timer = null;
+    this._setState(State.CONNECTING);
+    let token = null;
+    try {
+      token = typeof this._token === "function" ? await this._token() : this._token;
+    } catch (err) {
+      reportError(err);
+      if (this._state !== State.CLOSED) this._retry({});
+      return;
+    }
+    if (this._state !== State.CONNECTING) return;  // closed meanwhile
+    if (this._useEvents) this._openEvents(token);
+    else this._openSocket(token);
+  }
+
+  _url(path, token, since) {
+    const url = new URL(path, this.server + "/");
+    if (since !== null && since !== undefined) url.searchParams.set("since", String(since));
+    if (token) url.searchParams.set("token", token);
+    return url;
+  }
+
+  _retry(info) {
+    const delay = backoffDelay(this._attempt, this._backoff);
+    this._attempt += 1;
+    this._setState(State.RECONNECTING, {delay, ...info});
+    this._timer = setTimeout(() => this._open(), delay);
+    return delay;
+  }
+
+  // -- WebSocket ----------------------------------------------------------------------
+
+  _openSocket(token) {
+    const url = this._url(`/ws/${encodeURIComponent(this.user)}`, token, this._lastId);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    let socket;
+    try {
+      socket = new this._WebSocket(url.href);
+    } catch (err) {
+      this._socketLost(false, {error: err});
+      return;
+    }
+    this._socket = socket;
+    let greeted = false;
+    socket.onmessage = (event) => {
+      if (socket !== this._socket) return;
+      const frame = parse(event.data);
+      if (!frame) return;
+      if (frame.type === "hello") { greeted = true; this._failedSockets = 0; }
+      this._onFrame(frame);
+    };
+    socket.onerror = () => {};  // a close event follows
+    socket.onclose = (event) => {
+      if (socket !== this._socket) return;
+      this._socket = null;
+      this._socketLost(greeted, {code: event.code, reason: event.reason});
+    };
+  }
+
+  _socketLost(greeted, info) {
+    if (this._state === State.CLOSED) return;
+    this._inBacklog = false;
+    this._retry(info);
+    const mayFallBack = !greeted && this._transportOption === "auto" && this._EventSource;
+    if (!mayFallBack) return;
+    // A socket that dies before its hello, on a server that answers HTTP, is being
+    // blocked on the way (a proxy that strips upgrades): after a few, use events. A
+    // server that does not answer at all is just down: keep trying sockets.
+    this._reachable().then((reachable) => {
+      if (!reachable || this._state !== State.RECONNECTING || this._useEvents) return;
+      this._failedSockets += 1;
+      if (this._failedSockets < this._fallbackAfter) return;
+      this._useEvents = true;
+      this._open();
+    });
+  }
+
+  async _reachable() {
+    if (!this._fetch) return false;
+    const abort = typeof AbortController === "function" ? new AbortController() : null;
+    const timer = abort ? setTimeout(() => abort.abort(), PROBE_TIMEOUT_MS) : null;
+    try {
+      const response = await this._fetch(`${this.server}/healthz`, {cache: "no-store", signal: abort?.signal});
+      return response.ok;
+    } catch (err) {
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  // -- Server-Sent Events -------------------------------------------------------------
+
+  _openEvents(token) {
+    // EventSource reconnects by itself and resumes with Last-Event-ID (the last message
+    // id); only a stream it gives up on (an HTTP error) is reopened here, with `since`.
+    const url = this._url(`/events/${encodeURIComponent(this.user)}`, token, this._lastId);
+    let events;
+    try {
+      events = new this._EventSource(url.href);
+    } catch (err) {
+      reportError(err);
+      this._retry({error: err});
+      return;
+    }
+    this._events = events;
+    const onEvent = (event) => {
+      if (events !== this._events) return;
+      if (typeof event.data !== "string") { this._eventsFailed(events); return; }  // the connection's own error
+      const frame = parse(event.data);
+      if (frame) this._onFrame(frame);
+    };
+    for (const type of FRAME_TYPES) events.addEventListener(type, onEvent);
+  }
+
+  _eventsFailed(events) {
+    this._inBacklog = false;
+    if (events.readyState === EVENTS_CLOSED) {
+      events.close();
+      this._events = null;
+      this._retry({});
+    } else {
+      this._setState(State.RECONNECTING, {});  // EventSource tries again itself
+    }
+  }
+
+  async _post(entry) {
+    const {frame} = entry;
+    let response, body;
+    try {
+      response = await this._fetch(`${this.server}/api/messages`, {
+        method: "POST", credentials: "same-origin", headers: await this._headers({"Content-Type": "application/json"}),
+        body: JSON.stringify(frame)});
+      body = await response.json();
+    } catch (err) {
+      // Still pending: tried again shortly while the stream is up, and after every synced.
+      const timer = setTimeout(() => {
+        this._postTimers.delete(timer);
+        if (this._pending.get(frame.cid) === entry && this._state === State.LIVE && this._events) this._post(entry);
+      }, backoffDelay(entry.attempts++, this._backoff));
+      this._postTimers.add(timer);
+      return;
+    }
+    if (response.ok) this._onMessage({...body, cid: frame.cid}, false);
+    else this._onError({type: "error", ...httpError(response, body), cid: frame.cid}, response.status);
+  }
+
+  // -- frames -------------------------------------------------------------------------
+
+  _onFrame(frame) {
+    this._emit("frame", frame);
+    switch (frame.type) {
+      case "hello":
+        // A server whose history is behind ours was reset: what we saw is not its history.
+        if (this._lastId !== null && frame.last_id < this._lastId) {
+          this._seen.clear();
+          this._lastId = null;
+          this._emit("reset", frame);
+        }
+        this._inBacklog = true;
+        this._setState(State.SYNCING);
+        this._emit("hello", frame);
+        break;
+      case "message":
+        this._onMessage(frame, true);
+        break;
+      case "synced":
+        this._inBacklog = false;
+        this._attempt = 0;
+        this._setState(State.LIVE);
+        this._emit("synced", frame);
+        if (!this._ready.settled) { this._ready.settled = true; this._ready.resolve(frame); }
+        // Sent again with the same cid: the server drops what it already stored and
+        // answers with the original acknowledgement.
+        for (const entry of this._pending.values()) this._transmit(entry);
+        break;
+      case "presence":
+        this._emit("presence", frame);
+        break;
+      case "error":
+        this._onError(frame, null);
+        break;
+      default:
+        break;  // v2 frames: the "frame" event has them
+    }
+  }
+
+  _onMessage(message, onConnection) {
+    // Only what came on the connection moves `since`: an answer to a POST can overtake
+    // older messages still on their way down the stream.
+    if (onConnection && Number.isInteger(message.id) && message.id > (this._lastId ?? 0)) this._lastId = message.id;
+    const entry = message.cid != null ? this._pending.get(message.cid) : undefined;
+    if (entry) { this._pending.delete(message.cid); entry.resolve(message); }
+    if (this._seen.has(message.id)) return;
+    this._seen.add(message.id);
+    if (this._seen.size > MAX_SEEN) this._seen.delete(this._seen.values().next().value);
+    this._emit("message", message, {backlog: onConnection && this._inBacklog, transport: this.transport});
+  }
+
+  _onError(frame, status) {
+    const entry = frame.cid != null ? this._pending.get(frame.cid) : undefined;
+    if (entry) {
+      this._pending.delete(frame.cid);
+      entry.reject(new ChatError(frame.code, frame.detail, {cid: frame.cid, status}));
+    }
+    this._emit("error", frame);
+  }
+
+  // -- sending ------------------------------------------------------------------------
+
+  /**
+   * Send `{to_user?, msg, cid?}` (any other field is passed on as is). Resolves with the
+   * stored message (the acknowledgement), rejects with a ChatError when the server
+   * refuses it. Until then it is pending, and sent again after each reconnect.
+   */
+  send(frame) {
+    if (this._state === State.CLOSED) return Promise.reject(this._closedError());
+    const out = {...frame};
+    if (out.cid == null) out.cid = newCid();
+    const known = this._pending.get(out.cid);
+    if (known) return known.promise;
+    const entry = {...deferred(), frame: out, attempts: 0};
+    this._pending.set(out.cid, entry);
+    if (this._state === State.LIVE) this._transmit(entry);
+    return entry.promise;
+  }
+
+  _transmit(entry) {
+    if (this._socket && this._socket.readyState === OPEN) this._socket.send(JSON.stringify(entry.frame));
+    else if (this._events) this._post(entry);
+  }
+
+  // -- HTTP ---------------------------------------------------------------------------
+
+  async _headers(extra = {}) {
+    const token = typeof this._token === "function" ? await this._token() : this._token;
+    return token ? {...extra, Authorization: `Bearer ${token}`} : extra;
+  }
+
+  async _get(path) {
+    const response = await this._fetch(`${this.server}${path}`, {credentials: "same-origin", headers: await this._headers()});
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      const {code, detail} = httpError(response, body);
+      throw new ChatError(code, detail, {status: response.status});
+    }
+    return body;
+  }
+
+  /**
+   * Earlier messages of one conversation, oldest first: `with` a username or "*" (the
+   * group, the default), those with an id below `before`, at most `limit` (1 to 200, 50).
+   */
+  async history({with: other = "*", before, limit} = {}) {
+    const query = new URLSearchParams({with: other});
+    if (before !== undefined && before !== null && Number.isFinite(Number(before))) query.set("before", String(before));
+    if (limit !== undefined) query.set("limit", String(limit));
+    return (await this._get(`/api/messages?${query}`)).messages;
+  }
+
+  /** Who is online now (GET /api/users). */
+  async fetchOnline() {
+    return (await this._get("/api/users")).online;
+  }
+}
+
+function parse(data) {
+  try {
+    const frame = JSON.parse(data);
+    return frame && typeof frame === "object" ? frame : null;
+  } catch (err) {
+    return null;
+  }
+}
+
+function httpError(response, body) {
+  const error = body && body.error ? body.error : {};
+  return {code: error.code || `http_${response.status}`, detail: error.detail || response.statusText || ""};
+}
