@@ -27,7 +27,7 @@ def tune_garbage_collector():
 
     Python's default runs a collection every 700 new objects. A crowd connecting at once
     allocates in bursts, and the older generations it walks grow with every connection
-    held: a tenth of the cost of a handshake with thousands connected. Garbage cycles
+    held, until collecting is a real share of a handshake's cost with thousands connected. Garbage cycles
     here are rare and small (the reference counts free the rest), so waiting is cheap.
     """
     gc.freeze()

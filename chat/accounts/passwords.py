@@ -19,7 +19,7 @@ from ..protocol.names import name_key
 
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
-# OWASP's recommended minimum for Argon2id: 19 MiB, 2 passes, 1 lane (about 20 ms here).
+# OWASP's recommended minimum for Argon2id: 19 MiB, 2 passes, 1 lane (tens of ms of one core).
 _HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 
 

@@ -16,7 +16,7 @@ class CookieSessions(SecureCookieSessionInterface):
     def get_signing_serializer(self, app):
         """Flask's serializer, built once per set of keys."""
         # Flask builds a serializer per request, and building one encodes a test value:
-        # a tenth of the cost of a socket's handshake. The keys rarely change; reuse it.
+        # a real share of a socket's handshake. The keys rarely change; reuse it.
         keys = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
         if self._signer is None or self._signer[0] != keys:
             self._signer = (keys, super().get_signing_serializer(app))

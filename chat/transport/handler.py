@@ -15,7 +15,7 @@ from geventwebsocket.handler import WebSocketHandler
 
 from .request_headers import RequestHeaders
 from .connection import State
-from .websocket import CLOSE_TIMEOUT, ChatWebSocket, finish
+from .websocket import CLOSE_TIMEOUT, ChatWebSocket
 
 
 _QUERY = re.compile(r"\?[^ ]*")  # "GET /ws/a?token=x HTTP/1.1" -> "GET /ws/a HTTP/1.1"
@@ -98,7 +98,7 @@ class ChatHandler(WebSocketHandler):
                 if ws.listening and not ws.closed:
                     self._hand_over(ws)
                 else:
-                    finish(ws)
+                    ws.finish()
 
     def _hand_over(self, ws):
         # The socket outlives this handler: detached, gevent's server cannot close it,
@@ -107,7 +107,7 @@ class ChatHandler(WebSocketHandler):
         while ws.writing and not ws.closed:
             ws.flush(CLOSE_TIMEOUT)
         if ws.closed:
-            finish(ws)
+            ws.finish()
             return
         sock = self.socket
         self.socket = None

@@ -1,7 +1,7 @@
 """Request headers for gevent's WSGI handler, read without the email package.
 
 gevent parses headers with `http.client.parse_headers`, which runs the email
-parser: a fifth of the cost of a whole WebSocket handshake. `RequestHeaders`
+parser: a large share of the cost of a whole WebSocket handshake. `RequestHeaders`
 reads the same lines under the same limits (a line, the number of headers) and
 offers what the handler uses of the result. It is stricter where the email
 parser guesses: a line that is not `name: value` makes the request a 400.

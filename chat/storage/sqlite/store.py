@@ -8,12 +8,11 @@ handed out in commit order.
 Who may see a message is indexed behind the commit, in bulk, in a file of its own
 (`<database>-mailbox`): its `mailbox` table lists (user key, id) for every id up to
 `mailbox_filled.upto`, '' standing for the group. Indexing each message as it is stored
-cost a page per user per commit: a commit of 150 messages to 200 people wrote 400 index
-pages to the log. Filled FILL_ROWS messages at a time, in one transaction, each user's
-page is written once per fill. The fills run on a connection and a thread of their own
-and lock only the mailbox file, so commits never wait for them (in one file, a fill of 2,048 held
-the commits behind it for 5 ms), and pause as they go, so that a fill takes a quarter of
-the core from the hub for a while, not half of it at once. Queries read the mailbox and
+would write a page per user per commit; filled FILL_ROWS messages at a time, in one
+transaction, each user's page is written once per fill. The fills run on a connection and
+a thread of their own and lock only the mailbox file, so commits never wait for them, and
+pause as they go, so that a fill takes a share of the core (FILL_SHARE) for a while rather
+than all of it at once (docs/performance.md has the measurements). Queries read the mailbox and
 scan the short tail above `upto`. The mailbox is derived data: deleted, it is rebuilt
 when the store opens.
 """
@@ -42,7 +41,7 @@ READERS = 4
 FILL_ROWS = 4096  # the tail is indexed once it is this long (see the module's docstring)
 FILL_QUIET = 1.0  # or once writes stop for this many seconds, so a quiet server's tail is empty
 # A fill behind a running server takes about this share of the core, FILL_CHUNK ids at a
-# time: in one go, it took half the core from the hub for 15-30 ms.
+# time: in one go, it would hold the core from the hub for a while.
 FILL_SHARE = 0.25
 FILL_CHUNK = 512  # all in one transaction: each page is still written to the log once a fill
 _MIGRATIONS = {
@@ -76,8 +75,8 @@ _MIGRATIONS = {
     INSERT INTO mailbox_filled (upto) VALUES (0);
     """,
     4: "DROP TABLE mailbox; DROP TABLE mailbox_filled;",  # moved to a file of its own
-    # Each commit wrote a leaf of this index too (4% of a message's CPU at saturation);
-    # a prune finds its old messages by id instead (see `_prune`).
+    # Each commit wrote a leaf of this index too; a prune finds its old messages by id
+    # instead (see `_prune`).
     5: "DROP INDEX messages_ts;",
 }
 MAILBOX_SUFFIX = "-mailbox"  # the mailbox file is the database's path and this
@@ -205,13 +204,13 @@ def _insert_message(conn, from_user, to_user, msg, cid, ts):
 
 def _insert_messages(conn, calls):
     """`_insert_message` for each of `calls`, in one executemany: calling into sqlite3
-    row by row was about a fifth of the writer thread's cost per message."""
+    row by row would cost the writer thread more than the inserts themselves save."""
     before = _last_id(conn)
     try:
         conn.executemany(_INSERT, [_row(*args) for args in calls])
     except sqlite3.IntegrityError:
         # A repeated cid: the rows before it are in, as only the failing statement was
-        # undone; from it on, one by one. (A savepoint to undo them all costs a third more.)
+        # undone; from it on, one by one. (A savepoint to undo them all would slow every batch.)
         done = _last_id(conn) - before
         return _inserted(calls[:done], before) + [_insert_message(conn, *args) for args in calls[done:]]
     return _inserted(calls, before)
@@ -234,8 +233,8 @@ def _index(conn, operation, *args):
 
 
 # The entries of the ids in (low, high]. OR IGNORE: a note to oneself lists its sender twice.
-# In id order, not sorted by key: the transaction writes each page once either way, and
-# the sort cost a seventh of the fill (0.2 to 0.8 µs a message in a micro-benchmark).
+# In id order, not sorted by key: the transaction writes each page once either way, so
+# sorting would only add work.
 _FILL = f"""INSERT OR IGNORE INTO mb.mailbox (key, id)
     {_ENTRIES.format(where="id > :low AND id <= :high")}"""
 
