@@ -7,7 +7,7 @@ import gevent
 import pytest
 
 from chat.storage.postgres import PostgresStore
-from chat.storage.sqlite import store as sqlite_store
+from chat.storage.sqlite import mailbox as sqlite_mailbox, schema
 from chat.storage.sqlite.store import SqliteStore
 
 
@@ -28,7 +28,7 @@ def open_store(request, tmp_path):
 
 def mailbox(path):
     """The (key, id) entries of the SQLite store's mailbox file, by id then key."""
-    with sqlite3.connect(path + sqlite_store.MAILBOX_SUFFIX) as conn:
+    with sqlite3.connect(path + sqlite_mailbox.MAILBOX_SUFFIX) as conn:
         return conn.execute("SELECT key, id FROM mailbox ORDER BY id, key").fetchall()
 
 
@@ -140,7 +140,7 @@ def prune_one_with_the_mailbox_locked(store):
         while not mailbox(store.path):
             gevent.sleep(0.05)
     store._indexer.execute("PRAGMA busy_timeout=100")  # pylint: disable=protected-access  (fail fast)
-    lock = sqlite3.connect(store.path + sqlite_store.MAILBOX_SUFFIX, isolation_level=None)
+    lock = sqlite3.connect(store.path + sqlite_mailbox.MAILBOX_SUFFIX, isolation_level=None)
     lock.execute("BEGIN IMMEDIATE")
     assert store.prune(old.ts + 1e-6) == 1
     lock.execute("ROLLBACK")
@@ -208,7 +208,7 @@ def test_a_version_2_database_is_migrated_and_indexed(tmp_path):
     """Messages stored before the mailbox existed are indexed when the store opens."""
     path = str(tmp_path / "chat.db")
     with sqlite3.connect(path) as conn:
-        conn.executescript(f"{sqlite_store._MIGRATIONS[1]} {sqlite_store._MIGRATIONS[2]} PRAGMA user_version=2;")
+        conn.executescript(f"{schema.MIGRATIONS[1]} {schema.MIGRATIONS[2]} PRAGMA user_version=2;")
         conn.executemany("INSERT INTO messages (from_key, from_user, to_key, to_user, msg, ts) VALUES (?, ?, ?, ?, ?, 1)",
                          [("ann", "Ann", None, None, "to all"), ("ann", "Ann", "bob", "Bob", "to bob")])
     store = SqliteStore(path, fill_rows=1_000_000)
@@ -223,7 +223,7 @@ def test_a_quiet_sqlite_store_indexes_its_tail(tmp_path):
     store.add_message("ann", "bob", "hi")
 
     assert mailbox(store.path) == []
-    with gevent.Timeout(sqlite_store.FILL_QUIET * 5):
+    with gevent.Timeout(sqlite_mailbox.FILL_QUIET * 5):
         while not mailbox(store.path):
             gevent.sleep(0.1)
     assert mailbox(store.path) == [("ann", 1), ("bob", 1)]
@@ -233,7 +233,7 @@ def test_a_running_store_fills_chunk_by_chunk_and_misses_nothing(tmp_path):
     """A fill behind a running store goes FILL_CHUNK ids at a time, pausing after each:
     every message is indexed, across the chunks' edges too (a group message once, a
     direct one for both its users), and the queries read the mailbox alone."""
-    count = sqlite_store.FILL_CHUNK * 2 + 3
+    count = sqlite_mailbox.FILL_CHUNK * 2 + 3
     store = SqliteStore(str(tmp_path / "chat.db"), fill_rows=count)
     outcomes = [store.queue_message("ann", "bob" if n % 3 else None, f"m{n}", f"k{n}") for n in range(count)]
     records = [outcome.get(timeout=10)[0] for outcome in outcomes]
@@ -251,7 +251,7 @@ def test_the_mailbox_is_rebuilt_when_lost_and_cut_back_when_ahead(tmp_path):
     path = str(tmp_path / "chat.db")
     SqliteStore(path, fill_rows=1).add_message("ann", "bob", "first")
     for suffix in ("", "-wal", "-shm"):
-        Path(path + sqlite_store.MAILBOX_SUFFIX + suffix).unlink(missing_ok=True)
+        Path(path + sqlite_mailbox.MAILBOX_SUFFIX + suffix).unlink(missing_ok=True)
     store = SqliteStore(path, fill_rows=1)
     assert mailbox(path) == [("ann", 1), ("bob", 1)]
     store.add_message("ann", "bob", "second")

@@ -1,0 +1,71 @@
+"""The SQLite database: its connections' settings, its schema and the migrations to it."""
+
+import sqlite3
+
+from ...errors import SettingsError
+
+SCHEMA_VERSION = 5
+
+
+def connect(path):
+    conn = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")  # an acknowledgement survives power loss too
+    conn.execute("PRAGMA busy_timeout=10000")
+    # Checkpoint every 10,000 pages (40 MiB of WAL), not 1,000: an index page rewritten by
+    # many commits in between is copied into the database once.
+    conn.execute("PRAGMA wal_autocheckpoint=10000")
+    return conn
+
+
+MIGRATIONS = {
+    1: """
+    CREATE TABLE users (
+        key TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        created REAL NOT NULL
+    );
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        from_key TEXT NOT NULL,
+        from_user TEXT NOT NULL,
+        to_key TEXT,
+        to_user TEXT,
+        msg TEXT NOT NULL,
+        ts REAL NOT NULL,
+        cid TEXT
+    );
+    CREATE UNIQUE INDEX messages_cid ON messages (from_key, cid) WHERE cid IS NOT NULL;
+    CREATE INDEX messages_to ON messages (to_key, id);
+    CREATE INDEX messages_from ON messages (from_key, id) WHERE to_key IS NOT NULL;
+    CREATE INDEX messages_ts ON messages (ts);
+    """,
+    2: "ALTER TABLE users ADD COLUMN password_hash TEXT;",
+    3: """
+    DROP INDEX messages_to;
+    DROP INDEX messages_from;
+    CREATE TABLE mailbox (key TEXT NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (key, id)) WITHOUT ROWID;
+    CREATE TABLE mailbox_filled (upto INTEGER NOT NULL);
+    INSERT INTO mailbox_filled (upto) VALUES (0);
+    """,
+    4: "DROP TABLE mailbox; DROP TABLE mailbox_filled;",  # moved to a file of its own
+    # Each commit wrote a leaf of this index too; a prune finds its old messages by id
+    # instead (see `_prune`).
+    5: "DROP INDEX messages_ts;",
+}
+
+
+def open_database(path):
+    """Open (creating and migrating) the database at `path`; SettingsError when unusable."""
+    where = f"CHAT_DATABASE_URL: {path}"
+    try:
+        conn = connect(path)
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise SettingsError(f"{where} has schema version {version}, newer than this "
+                                f"server's {SCHEMA_VERSION}: upgrade the server")
+        for step in range(version + 1, SCHEMA_VERSION + 1):
+            conn.executescript(f"BEGIN IMMEDIATE; {MIGRATIONS[step]} PRAGMA user_version={step}; COMMIT;")
+    except sqlite3.DatabaseError as exc:
+        raise SettingsError(f"{where} cannot be used: {exc}") from None
+    return conn
