@@ -10,7 +10,7 @@ import os
 from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram,
                                generate_latest, multiprocess)
 
-from .transport.loop_iteration import OncePerIteration
+from .loop_iteration import OncePerIteration
 
 _DIR = "PROMETHEUS_MULTIPROC_DIR"
 

@@ -6,7 +6,7 @@ presence) then share a system call and a packet, though TCP_NODELAY is on.
 
 import logging
 
-from .loop_iteration import OncePerIteration
+from ..loop_iteration import OncePerIteration
 
 log = logging.getLogger(__name__)
 
