@@ -13,12 +13,14 @@ store; an event only says "look" (see log_follower.py). The interface:
 - `ping()`: raise BrokerUnavailable unless the broker answers.
 """
 
+import functools
 import logging
 
 import gevent
 import orjson
 import redis
 
+from ..background import Background
 from ..errors import BrokerUnavailable, SettingsError
 
 log = logging.getLogger(__name__)
@@ -66,13 +68,14 @@ class RedisBroker:
     def subscribe(self, deliver, resumed):
         """Listen on a greenlet of its own, resubscribing (and calling `resumed`) after a break."""
         if self._listener is None:
-            self._listener = gevent.spawn(self._listen, deliver, resumed)
+            self._listener = Background(functools.partial(self._listen, deliver, resumed))
+            self._listener.start()
 
     def unsubscribe(self):
         """Stop listening."""
         if self._listener is not None:
-            self._listener.kill()
-            self._listener = self.up = None
+            self._listener.stop()
+            self._listener, self.up = None, False
 
     def _listen(self, deliver, resumed):
         broken = False

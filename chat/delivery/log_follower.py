@@ -12,6 +12,7 @@ import logging
 
 import gevent
 
+from ..background import Background
 from ..errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -29,18 +30,15 @@ class LogFollower:
         self.cursor = store.last_id()  # everything up to here predates this process or was delivered
         self._reading = False
         self._again = False
-        self._poller = None
+        self._poller = Background(self._poll)
 
     def start(self):
         """Look at the log every POLL_SECONDS, whatever the broker says."""
-        if self._poller is None:
-            self._poller = gevent.spawn(self._poll)
+        self._poller.start()
 
     def stop(self):
         """Stop polling."""
-        if self._poller is not None:
-            self._poller.kill()
-            self._poller = None
+        self._poller.stop()
 
     def offer(self, record, cid):
         """Deliver a message this process just committed, if it is the next one; True if so.

@@ -14,6 +14,8 @@ import gevent
 import orjson
 import redis
 
+from ..background import Background
+
 log = logging.getLogger(__name__)
 
 TTL = 15  # seconds without a heartbeat before a process counts as dead
@@ -119,7 +121,7 @@ class RedisPresence:
         self._online, self._beat = client.register_script(_ONLINE), client.register_script(_BEAT)
         self._reap = client.register_script(_REAP)
         self._gone = None
-        self._beating = None
+        self._beating = Background(self._run)
         self._count = 0
 
     def join(self, user):
@@ -148,14 +150,11 @@ class RedisPresence:
     def watch(self, gone):
         """Heartbeat, and call `gone(user)` for each user of a process that stopped beating."""
         self._gone = gone
-        if self._beating is None:
-            self._beating = gevent.spawn(self._run)
+        self._beating.start()
 
     def unwatch(self):
         """Stop the heartbeat (this process's users then go offline for the others within TTL)."""
-        if self._beating is not None:
-            self._beating.kill()
-            self._beating = None
+        self._beating.stop()
 
     def _run(self):
         while True:

@@ -5,29 +5,20 @@ import time
 
 import gevent
 
+from ..background import Background
+
 log = logging.getLogger(__name__)
 
 INTERVAL = 3600.0  # prune hourly; a day's retention is never off by more than that
 
 
-class Pruner:
+class Pruner(Background):
     """A greenlet that deletes messages older than the retention period, hourly."""
 
     def __init__(self, store, days):
         self.store = store
         self.seconds = days * 86400
-        self._loop = None
-
-    def start(self):
-        """Prune now, then hourly."""
-        if self._loop is None:
-            self._loop = gevent.spawn(self._run)
-
-    def stop(self):
-        """Stop pruning."""
-        if self._loop is not None:
-            self._loop.kill()
-            self._loop = None
+        super().__init__(self._run)  # start() prunes now, then hourly; stop() stops
 
     def _prune_once(self):
         removed = self.store.prune(time.time() - self.seconds)

@@ -5,6 +5,8 @@ from time import monotonic
 
 import gevent
 
+from ..background import Background
+
 log = logging.getLogger(__name__)
 
 
@@ -15,13 +17,12 @@ class Keepalive:
         self.ping_interval = ping_interval
         self.idle_timeout = idle_timeout
         self._sockets = set()
-        self._loop = None
+        self._loop = Background(self._run)
 
     def add(self, ws):
         """Watch `ws` until it closes."""
         self._sockets.add(ws)
-        if self._loop is None:
-            self._loop = gevent.spawn(self._run)
+        self._loop.start()
 
     def discard(self, ws):
         """Stop watching `ws`."""
@@ -29,9 +30,7 @@ class Keepalive:
 
     def stop(self):
         """Stop the loop (it starts again with the next socket added)."""
-        if self._loop is not None:
-            self._loop.kill()
-            self._loop = None
+        self._loop.stop()
 
     def _run(self):
         tick = min(self.ping_interval, self.idle_timeout - self.ping_interval) / 4
