@@ -5,11 +5,11 @@ import logging
 from .accounts.passwords import Accounts
 from .accounts.tokens import Tokens
 from .delivery import broker as brokers
-from .errors import ChatError
 from .delivery.presence import LocalPresence, RedisPresence
 from .delivery.registry import Registry
-from .storage.retention import Pruner
 from .delivery.router import Router
+from .errors import ChatError
+from .storage.retention import Pruner
 from .storage.sqlite.store import SqliteStore
 from .transport.keepalive import Keepalive
 

@@ -22,8 +22,10 @@ class Greeting:
         self.fanout = fanout
 
     def greet(self, user, conn, since):
-        """Send hello, the backlog after `since` (or the last 50), synced; then release what waited."""
-        self.fanout.hold(conn)
+        """Send hello, the backlog after `since` (or the last 50), synced; then release what waited.
+
+        The fan-out holds the connection's deliveries since it was registered (Fanout.hold).
+        """
         try:
             last_id = self._send_backlog(user, conn, since)
         except BaseException:

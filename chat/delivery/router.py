@@ -87,6 +87,7 @@ class Router:
         """
         user = self.store.remember_user(user)
         first = self.registry.add(user, conn)
+        self._fanout.hold(conn)  # from now on, deliveries wait for the greeting's backlog
         metrics.CONNECTIONS.labels(conn.transport).inc()
         conn.on_close = lambda closed: self._disconnected(user, closed)
         announce = first and self.presence.join(user)

@@ -175,3 +175,34 @@ def test_too_many_connections_are_refused(router):
     for conn in conns:
         router.serve("lee", conn)
     assert conns[2].close_code == 1008 and not conns[0].closed
+
+
+class SlowPresence(LocalPresence):
+    """A presence whose join waits on the network (as Redis's does), while others' news arrives."""
+
+    def __init__(self, registry):
+        super().__init__(registry)
+        self.router = None
+
+    def join(self, user):
+        self.router.deliver({"kind": "presence", "user": "someone_else", "online": True})
+        gevent.sleep(0.01)
+        return super().join(user)
+
+
+def test_nothing_reaches_a_connection_before_its_hello(tmp_path):
+    """A presence frame delivered while the connection is being admitted waits for hello."""
+    store = SqliteStore(str(tmp_path / "chat.db"))
+    registry = Registry(2)
+    presence = SlowPresence(registry)
+    router = Router(Settings(data_dir=str(tmp_path)), store, registry, LocalBroker(), presence)
+    presence.router = router
+    router.start()
+    try:
+        conn = FakeConnection()
+        router.open("nia", conn)
+        assert conn.types()[:2] == ["hello", "synced"]
+        assert "presence" in conn.types()
+    finally:
+        router.stop()
+        store.close()

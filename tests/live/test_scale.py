@@ -123,7 +123,7 @@ class Resilient:
                 self._read_one(0.2)
             except websocket.WebSocketTimeoutException:
                 continue
-            except (OSError, websocket.WebSocketException, AssertionError):
+            except (OSError, websocket.WebSocketException, AssertionError, ClosedByServer):
                 self._drop()
         if self.client is not None:
             self.client.close()
