@@ -58,8 +58,9 @@ def test_stall_run_sends_big_messages_between_small_ones(bench_server):
 
 
 def test_idle_run_connects_everyone(bench_server):
-    seconds, _, connected = run.idle(bench_server, 50, cores=None)
-    assert connected == 50 and seconds is not None and seconds > 0
+    crowd = run.idle(bench_server, 50, cores=None)
+    assert crowd["connected"] == 50 and crowd["connect_s"] is not None and crowd["connect_s"] > 0
+    assert crowd["presence"] > 0  # 50 online, under the limit: each arrival is pushed to those before
 
 
 def test_fastest_rate_within_the_p99_target():
