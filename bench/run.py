@@ -41,6 +41,11 @@ P99_CEILING_MS = 100  # the p99 panels of the chart stop here
 PRESENCE_LIMIT = int(os.environ.get("CHAT_PRESENCE_LIMIT", "1000"))
 SCENARIOS = ("idle", "direct", "group", "stall", "paced", "many", "scaling")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# Each scenario starts once the server is quiet (under this share of a core for half a
+# second): the work one leaves behind, such as telling who is left that 2,000 users went,
+# must not fall in the next one's measurement, where a slower server would pay for it twice.
+QUIET_SHARE = 0.05
+SETTLE_LIMIT_S = 60
 
 # The chat server with its defaults (durable SQLite, one process) but for the checks that
 # would refuse a benchmark: anyone may connect, no rate limit, and one message may fill a frame.
@@ -148,9 +153,24 @@ def generator(server, scenario, cores, **options):
                           json.dumps({"url": server.url, "scenario": scenario, **options})])
 
 
+def settle(server, window=0.5):
+    """Wait until `server` is quiet (see QUIET_SHARE), at most SETTLE_LIMIT_S; the seconds waited."""
+    started = time.monotonic()
+    used = server.cpu_seconds()
+    while True:
+        time.sleep(window)
+        waited, before, used = time.monotonic() - started, used, server.cpu_seconds()
+        if used - before < QUIET_SHARE * window:
+            return waited
+        if waited > SETTLE_LIMIT_S:
+            print(f"  the server was still busy after {waited:.0f} s: going on", file=sys.stderr)
+            return waited
+
+
 def load(server, scenario, cores=LOAD_CORE, **options):
-    """Run one scenario of load.js against `server` and return its JSON result, with
-    `server_cpu`: the server's busiest share of a core over the windows the scenario measured."""
+    """Run one scenario of load.js against `server` once it is quiet and return its JSON result,
+    with `server_cpu`: the server's busiest share of a core over the windows the scenario measured."""
+    settle(server)
     shares, result = [], None
     with subprocess.Popen(generator(server, scenario, cores, **options), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
         for line in proc.stdout:
@@ -169,7 +189,9 @@ def load(server, scenario, cores=LOAD_CORE, **options):
 
 def idle(server, n, cores=LOAD_CORE):
     """Connect n clients and hold them: a dict of `connect_s` (seconds to connect them all, or
-    None), `kib_per_conn`, `connected` and `presence` (presence frames they received)."""
+    None), `kib_per_conn`, `connected` and `presence` (presence frames they received), once
+    the server is quiet."""
+    settle(server)
     proc = subprocess.Popen(  # pylint: disable=consider-using-with
         generator(server, "idle", cores, n=n), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
