@@ -6,7 +6,8 @@
 // Scenarios (the options below are their defaults):
 //   idle    {n: 2000, limit_s: 30}          connect n users, report the time, hold them until
 //                                           stdin says "close" (the runner reads memory meanwhile);
-//                                           past limit_s it reports how many it connected instead
+//                                           past limit_s it reports how many it connected instead;
+//                                           at "close", the presence frames they had received
 //   direct  {users: 200, senders: 50, inflight: 8, seconds: 5}
 //   paced   {users: 200, senders: 50, rate: (required), seconds: 5, grace_s: 3}
 //                                           direct messages sent at a fixed rate (open loop)
@@ -32,6 +33,9 @@ const MSG_FIELD = Buffer.from('"msg":');
 const CID_FIELD = Buffer.from('"cid"');
 const CID_WITHIN = 64; // every server puts the sender's cid last, and `"cid": "<run>.<key>"}` is under 40 bytes
 const [MESSAGE, HELLO, PRESENCE] = ['m', 'h', 'p'].map((letter) => letter.charCodeAt(0));
+// Presence frames received by every client (only counted: the idle scenario reports them,
+// to show what the servers pushed while a crowd connected).
+let presenceFrames = 0;
 
 function kindOf(data) {
   // The first letter of a server frame's type: each of them starts {"type":"<type>", or
@@ -107,6 +111,7 @@ class Client {
     // hello and presence matter to no scenario: in a crowd, parsing them would make the
     // generator the bottleneck (every hello lists everyone online). Nor is a delivery parsed.
     const kind = kindOf(data);
+    if (kind === PRESENCE) presenceFrames += 1;
     if (kind === HELLO || kind === PRESENCE) return;
     if (kind === MESSAGE) {
       const own = data.indexOf(CID_FIELD, Math.max(0, data.length - CID_WITHIN)) >= 0;
@@ -275,6 +280,7 @@ async function idle() {
   console.log(JSON.stringify({ phase: 'warm' }));
   const lines = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
   await lines.next();
+  presenceFrames = 0; // the warm-up's do not count
   const started = now();
   const clients = [];
   // A server may close handshakes it finds too slow (`websockets` does after 10 s): those
@@ -287,6 +293,7 @@ async function idle() {
   console.log(JSON.stringify({ phase: 'ready', connect_s: allIn ? (now() - started) / 1000 : null, n, connected,
     refused: refused.length }));
   await lines.next();
+  console.log(JSON.stringify({ phase: 'closing', presence: presenceFrames }));
   closeAll(clients);
   process.exit(0); // handshakes still under way past the limit are abandoned
 }

@@ -3,6 +3,9 @@
 Each round starts each server afresh on core 0 and runs the scenarios of `load.js` from
 core 1; the table gives the median over the rounds. Results go to bench/results.json and
 the chart to bench/chart.png. BENCH_ROUNDS (default 3) sets the number of rounds.
+BENCH_SCENARIOS (default all) runs only some of them, comma-separated, of: idle (2,000
+idle connections), direct (saturated and the in-flight sweep), group, stall, paced, many
+(BENCH_MANY connections), scaling; such a run prints its table and keeps no file.
 """
 
 import json
@@ -33,12 +36,21 @@ PACED_RATES = [int(r) for r in os.environ.get("BENCH_PACED_RATES", "5000,10000,1
 IN_FLIGHT = [int(n) for n in os.environ.get("BENCH_IN_FLIGHT", "1,2,4,8").split(",")]
 P99_TARGET_MS = 20  # issue 6: direct p99 at most this, at the rate the targets ask for
 P99_CEILING_MS = 100  # the p99 panels of the chart stop here
+# The crowd rule of every server compared: presence is pushed while at most this many users
+# are online (the chat server's CHAT_PRESENCE_LIMIT, which the baselines read too).
+PRESENCE_LIMIT = int(os.environ.get("CHAT_PRESENCE_LIMIT", "1000"))
+SCENARIOS = ("idle", "direct", "group", "stall", "paced", "many", "scaling")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# Each scenario starts once the server is quiet (under this share of a core for half a
+# second): the work one leaves behind, such as telling who is left that 2,000 users went,
+# must not fall in the next one's measurement, where a slower server would pay for it twice.
+QUIET_SHARE = 0.05
+SETTLE_LIMIT_S = 60
 
 # The chat server with its defaults (durable SQLite, one process) but for the checks that
 # would refuse a benchmark: anyone may connect, no rate limit, and one message may fill a frame.
 CHAT_ENV = {"CHAT_AUTH": "open", "CHAT_RATE_PER_SECOND": "1000000000", "CHAT_RATE_BURST": "1000000000",
-            "CHAT_MAX_MESSAGE_CHARS": str(BIG)}
+            "CHAT_MAX_MESSAGE_CHARS": str(BIG), "CHAT_PRESENCE_LIMIT": str(PRESENCE_LIMIT)}
 SERVERS = {
     "chat": [PYTHON, "wsgi.py"],
     "tutorial": [PYTHON, "bench/tutorial_server.py"],
@@ -141,9 +153,24 @@ def generator(server, scenario, cores, **options):
                           json.dumps({"url": server.url, "scenario": scenario, **options})])
 
 
+def settle(server, window=0.5):
+    """Wait until `server` is quiet (see QUIET_SHARE), at most SETTLE_LIMIT_S; the seconds waited."""
+    started = time.monotonic()
+    used = server.cpu_seconds()
+    while True:
+        time.sleep(window)
+        waited, before, used = time.monotonic() - started, used, server.cpu_seconds()
+        if used - before < QUIET_SHARE * window:
+            return waited
+        if waited > SETTLE_LIMIT_S:
+            print(f"  the server was still busy after {waited:.0f} s: going on", file=sys.stderr)
+            return waited
+
+
 def load(server, scenario, cores=LOAD_CORE, **options):
-    """Run one scenario of load.js against `server` and return its JSON result, with
-    `server_cpu`: the server's busiest share of a core over the windows the scenario measured."""
+    """Run one scenario of load.js against `server` once it is quiet and return its JSON result,
+    with `server_cpu`: the server's busiest share of a core over the windows the scenario measured."""
+    settle(server)
     shares, result = [], None
     with subprocess.Popen(generator(server, scenario, cores, **options), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
         for line in proc.stdout:
@@ -161,7 +188,10 @@ def load(server, scenario, cores=LOAD_CORE, **options):
 
 
 def idle(server, n, cores=LOAD_CORE):
-    """Connect n clients and hold them: (seconds to connect them all or None, KiB per connection, connected)."""
+    """Connect n clients and hold them: a dict of `connect_s` (seconds to connect them all, or
+    None), `kib_per_conn`, `connected` and `presence` (presence frames they received), once
+    the server is quiet."""
+    settle(server)
     proc = subprocess.Popen(  # pylint: disable=consider-using-with
         generator(server, "idle", cores, n=n), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
@@ -181,51 +211,80 @@ def idle(server, n, cores=LOAD_CORE):
         after = server.rss_kib()
         proc.stdin.write("close\n")
         proc.stdin.flush()
+        closing = json.loads(proc.stdout.readline())
         proc.wait(60)
     finally:
         if proc.poll() is None:
             proc.kill()
-    return ready["connect_s"], (after - before) / max(ready["connected"], 1), ready["connected"]
+    return {"connect_s": ready["connect_s"], "kib_per_conn": (after - before) / max(ready["connected"], 1),
+            "connected": ready["connected"], "presence": closing["presence"]}
 
 
-def one_round(kind, many):
-    """Every scenario against a fresh server of this kind."""
+def one_round(kind, many, scenarios=SCENARIOS):
+    """The `scenarios` against a fresh server of this kind (the many-connections run on another)."""
     result = {}
-    server = Server(kind)
-    try:
-        result["connect_2k_s"], result["kib_per_conn"], _ = idle(server, 2000)
-        direct = load(server, "direct", inflight=IN_FLIGHT[-1])
-        group = load(server, "group")
-        stall = load(server, "stall", bytes=BIG)
-        paced = {rate: load(server, "paced", rate=rate) for rate in PACED_RATES}
-        # Last, so that the runs before meet the same server as in earlier versions of this table.
-        sweep = {n: load(server, "direct", inflight=n) for n in IN_FLIGHT[:-1]}
-        sweep[IN_FLIGHT[-1]] = direct
-    finally:
-        server.stop()
-    server = Server(kind)  # a fresh process for the many-connections run
-    try:
-        result["connect_many_s"], result["kib_per_conn_many"], result["connected_many"] = idle(server, many)
-    except RuntimeError as exc:
-        print(f"  {kind}: {exc}", file=sys.stderr)
-        result["connect_many_s"] = result["kib_per_conn_many"] = result["connected_many"] = None
-    finally:
-        server.stop()
-    result.update(direct_per_s=direct["per_second"], direct_p50_ms=direct["p50_ms"],
-                  direct_p99_ms=direct["p99_ms"], group_per_s=group["per_second"], group_p99_ms=group["p99_ms"],
-                  stall_quiet_p99_ms=stall["quiet"]["p99_ms"], stall_busy_p99_ms=stall["busy"]["p99_ms"],
-                  stall_busy_max_ms=stall["busy"]["max_ms"],
-                  direct_load_cpu=direct["load_cpu"], direct_server_cpu=direct["server_cpu"],
-                  group_load_cpu=group["load_cpu"], group_server_cpu=group["server_cpu"],
-                  errors=group["errors"] + stall["errors"]
-                  + sum(run["errors"] for run in [*sweep.values(), *paced.values()]))
-    for n, run in sweep.items():
-        result[f"direct_x{n}_per_s"], result[f"direct_x{n}_p99_ms"] = run["per_second"], run["p99_ms"]
-    result["direct_within_target_per_s"] = fastest_within_target(sweep.values())
-    for rate, run in paced.items():
+    if set(scenarios) & {"idle", "direct", "group", "stall", "paced"}:
+        server = Server(kind)
+        try:
+            if "idle" in scenarios:
+                crowd = idle(server, 2000)
+                result.update(connect_2k_s=crowd["connect_s"], kib_per_conn=crowd["kib_per_conn"],
+                              presence_2k=crowd["presence"])
+            runs = {name: load(server, *args, **options) for name, *args, options in (
+                ("direct", "direct", {"inflight": IN_FLIGHT[-1]}), ("group", "group", {}),
+                ("stall", "stall", {"bytes": BIG})) if name in scenarios}
+            if "paced" in scenarios:
+                runs["paced"] = {rate: load(server, "paced", rate=rate) for rate in PACED_RATES}
+            if "direct" in scenarios:
+                # Last, so that the runs before meet the same server as in earlier versions of this table.
+                runs["sweep"] = {n: load(server, "direct", inflight=n) for n in IN_FLIGHT[:-1]}
+                runs["sweep"][IN_FLIGHT[-1]] = runs["direct"]
+        finally:
+            server.stop()
+        result.update(figures(runs))
+    if "many" in scenarios:
+        server = Server(kind)  # a fresh process for the many-connections run
+        try:
+            crowd = idle(server, many)
+            result.update(connect_many_s=crowd["connect_s"], kib_per_conn_many=crowd["kib_per_conn"],
+                          connected_many=crowd["connected"], presence_many=crowd["presence"])
+        except RuntimeError as exc:
+            print(f"  {kind}: {exc}", file=sys.stderr)
+            result.update(connect_many_s=None, kib_per_conn_many=None, connected_many=None, presence_many=None)
+        finally:
+            server.stop()
+    return result
+
+
+def figures(runs):
+    """The table's figures of the load runs of one round (those that ran)."""
+    result, errors = {}, 0
+    if "direct" in runs:
+        direct = runs["direct"]
+        result.update(direct_per_s=direct["per_second"], direct_p50_ms=direct["p50_ms"],
+                      direct_p99_ms=direct["p99_ms"], direct_load_cpu=direct["load_cpu"],
+                      direct_server_cpu=direct["server_cpu"])
+        for n, run in runs["sweep"].items():
+            result[f"direct_x{n}_per_s"], result[f"direct_x{n}_p99_ms"] = run["per_second"], run["p99_ms"]
+            errors += run["errors"]
+        result["direct_within_target_per_s"] = fastest_within_target(runs["sweep"].values())
+    if "group" in runs:
+        group = runs["group"]
+        result.update(group_per_s=group["per_second"], group_p99_ms=group["p99_ms"],
+                      group_load_cpu=group["load_cpu"], group_server_cpu=group["server_cpu"])
+        errors += group["errors"]
+    if "stall" in runs:
+        stall = runs["stall"]
+        result.update(stall_quiet_p99_ms=stall["quiet"]["p99_ms"], stall_busy_p99_ms=stall["busy"]["p99_ms"],
+                      stall_busy_max_ms=stall["busy"]["max_ms"])
+        errors += stall["errors"]
+    for rate, run in runs.get("paced", {}).items():
         # Over 1% never heard (load.js waits 3 s past the last send): as late as can be.
         result[f"paced_{rate}_p99_ms"] = math.inf if run["p99_ms"] is None else run["p99_ms"]
         result[f"paced_{rate}_lag_p99_ms"] = run["send_lag_p99_ms"]
+        errors += run["errors"]
+    if runs:
+        result["errors"] = errors
     return result
 
 
@@ -276,9 +335,12 @@ def machine():
 ROWS = [  # (label, key, format, higher is better)
     ("memory per idle connection (KiB, 2,000 idle)", "kib_per_conn", "{:.1f}", False),
     ("time to connect 2,000 clients (s)", "connect_2k_s", "{:.2f}", False),
+    (f"  presence frames received meanwhile (each server pushes them while at most "
+     f"{PRESENCE_LIMIT:,} are online)", "presence_2k", "{:,.0f}", None),
     ("time to connect {many} clients (s; n/a: not all within 30 s)", "connect_many_s", "{:.2f}", False),
     ("  clients connected of {many}", "connected_many", "{:,.0f}", True),
     ("  memory per connection with {many} (KiB)", "kib_per_conn_many", "{:.1f}", False),
+    ("  presence frames received meanwhile", "presence_many", "{:,.0f}", None),
     (f"direct messages/s (200 users, 50 senders x {IN_FLIGHT[-1]} in flight)", "direct_per_s", "{:,.0f}", True),
     ("  direct p50 latency (ms)", "direct_p50_ms", "{:.1f}", False),
     ("  direct p99 latency (ms)", "direct_p99_ms", "{:.1f}", False),
@@ -314,10 +376,12 @@ def cell(fmt, value):
 
 
 def table(results, many):
-    """The Markdown table of medians and ratios."""
+    """The Markdown table of medians and ratios (the rows of the scenarios that ran)."""
     head = "| | chat | tutorial | websockets | chat vs tutorial | chat vs websockets |\n|---|---|---|---|---|---|\n"
     lines = []
     for label, key, fmt, better in ROWS:
+        if key not in results["chat"]:
+            continue
         cells = [cell(fmt, results[k][key]) for k in SERVERS]
         lines.append(f"| {label.format(many=f'{many:,}')} | " + " | ".join(cells) + " | "
                      + " | ".join(ratio(results["chat"][key], results[b][key], better) for b in BASELINES) + " |")
@@ -380,26 +444,44 @@ def p99_axes(ax, title):
     ax.legend(fontsize=7)
 
 
+def chosen_scenarios():
+    """The scenarios BENCH_SCENARIOS names (all by default); exits on a name it does not know."""
+    names = [n.strip() for n in os.environ.get("BENCH_SCENARIOS", ",".join(SCENARIOS)).split(",") if n.strip()]
+    unknown = sorted(set(names) - set(SCENARIOS))
+    if unknown or not names:
+        sys.exit(f"BENCH_SCENARIOS: unknown {', '.join(unknown) or '(none given)'}; of {', '.join(SCENARIOS)}")
+    return tuple(n for n in SCENARIOS if n in names)
+
+
 def main():
-    """Run the rounds, print the table, save results and chart."""
+    """Run the rounds, print the table, save results and chart (a whole run only)."""
     rounds = int(os.environ.get("BENCH_ROUNDS", "3"))
     many = int(os.environ.get("BENCH_MANY", "15000"))
+    scenarios = chosen_scenarios()
     per_kind = {kind: [] for kind in SERVERS}
-    for number in range(1, rounds + 1):
+    for number in range(1, rounds + 1 if set(scenarios) - {"scaling"} else 1):
         for kind in SERVERS:
             print(f"round {number}/{rounds}: {kind}", file=sys.stderr, flush=True)
-            per_kind[kind].append(one_round(kind, many))
+            per_kind[kind].append(one_round(kind, many, scenarios))
             print(f"  {json.dumps(per_kind[kind][-1])}", file=sys.stderr, flush=True)
-    results = {kind: medians(runs) for kind, runs in per_kind.items()}
-    print("scaling: gunicorn over Redis, 1 and 2 workers", file=sys.stderr, flush=True)
-    scale = scaling()
+    results = {kind: medians(runs) if runs else {} for kind, runs in per_kind.items()}
+    scale = None
+    if "scaling" in scenarios:
+        print("scaling: gunicorn over Redis, 1 and 2 workers", file=sys.stderr, flush=True)
+        scale = scaling()
     about = machine()
-    text = (f"Medians of {rounds} rounds; {about}; servers on core {SERVER_CORE}, load on core {LOAD_CORE}.\n\n"
-            + table(results, many)
-            + f"\nScaling (gunicorn + Redis, nothing pinned, load on the same 2 cores): direct messages/s "
-              f"1 worker {scale[1]['direct_per_s']:,.0f}, 2 workers {scale[2]['direct_per_s']:,.0f}; "
-              f"group deliveries/s 1 worker {scale[1]['group_per_s']:,.0f}, 2 workers {scale[2]['group_per_s']:,.0f}.\n")
+    text = f"Medians of {rounds} rounds; {about}; servers on core {SERVER_CORE}, load on core {LOAD_CORE}.\n\n"
+    if results["chat"]:
+        text += table(results, many)
+    if scale:
+        text += (f"\nScaling (gunicorn + Redis, nothing pinned, load on the same 2 cores): direct messages/s "
+                 f"1 worker {scale[1]['direct_per_s']:,.0f}, 2 workers {scale[2]['direct_per_s']:,.0f}; "
+                 f"group deliveries/s 1 worker {scale[1]['group_per_s']:,.0f}, 2 workers {scale[2]['group_per_s']:,.0f}.\n")
     print(text)
+    if scenarios != SCENARIOS:
+        print(f"(scenarios {', '.join(scenarios)} only: bench/results.json and bench/chart.png are left as they were)",
+              file=sys.stderr)
+        return
     (HERE / "results.json").write_text(json.dumps({"machine": about, "rounds": per_kind, "medians": results,
                                                    "scaling": scale, "table": text}, indent=1) + "\n")
     chart(results, scale, f"make bench: medians of {rounds} rounds ({about})", HERE / "chart.png")

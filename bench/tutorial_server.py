@@ -2,7 +2,10 @@
 
 It speaks the frames of PROTOCOL.md that the benchmark uses (hello, presence, message with
 the `cid` copy to the sender) the way tutorials write it: `json.dumps` per recipient, one
-greenlet per connection, no queues, no limits. Usage: python bench/tutorial_server.py PORT
+greenlet per connection, no queues, no limits. It keeps the chat server's crowd rule, so
+that the benchmark compares the same work: comings and goings are pushed to everyone only
+while at most CHAT_PRESENCE_LIMIT (default 1,000) users are online; hello lists everyone.
+Usage: python bench/tutorial_server.py PORT
 """
 
 from gevent import monkey
@@ -12,6 +15,7 @@ monkey.patch_all()
 # pylint: disable=wrong-import-position
 import itertools
 import json
+import os
 import sys
 from datetime import datetime, timezone
 
@@ -22,6 +26,7 @@ from geventwebsocket.handler import WebSocketHandler
 app = Flask(__name__)
 sockets = {}  # name -> the user's websocket
 ids = itertools.count(1)
+PRESENCE_LIMIT = int(os.environ.get("CHAT_PRESENCE_LIMIT", "1000"))
 
 
 def send(ws, frame):
@@ -39,6 +44,12 @@ def broadcast(frame, skip=None):
             send(other, frame)
 
 
+def announce(name, online, skip=None):
+    """A coming or going, to everyone else while the crowd is within the limit."""
+    if len(sockets) <= PRESENCE_LIMIT:
+        broadcast({"type": "presence", "user": name, "online": online}, skip=skip)
+
+
 @app.route("/ws/<name>", websocket=True)
 def chat(name):
     """One user's socket: greet, route what it sends, say goodbye."""
@@ -46,7 +57,7 @@ def chat(name):
     sockets[name] = ws
     send(ws, {"type": "hello", "user": name, "online": list(sockets), "last_id": 0})
     send(ws, {"type": "synced", "last_id": 0, "truncated": False})
-    broadcast({"type": "presence", "user": name, "online": True}, skip=ws)
+    announce(name, True, skip=ws)
     while True:
         data = ws.receive()
         if data is None:
@@ -61,7 +72,7 @@ def chat(name):
             send(sockets[message["to_user"]], message)
     if sockets.get(name) is ws:
         del sockets[name]
-    broadcast({"type": "presence", "user": name, "online": False})
+    announce(name, False)
     return ""
 
 

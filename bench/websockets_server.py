@@ -1,13 +1,16 @@
 """Baseline: the same frames on Python's `websockets` (asyncio), no storage.
 
 Written the way its documentation suggests: one coroutine per connection and
-`broadcast()`, which encodes once and never waits for a slow reader.
-Usage: python bench/websockets_server.py PORT
+`broadcast()`, which encodes once and never waits for a slow reader. It keeps the chat
+server's crowd rule, so that the benchmark compares the same work: comings and goings are
+pushed to everyone only while at most CHAT_PRESENCE_LIMIT (default 1,000) users are
+online; hello lists everyone. Usage: python bench/websockets_server.py PORT
 """
 
 import asyncio
 import itertools
 import json
+import os
 import sys
 from datetime import datetime, timezone
 
@@ -16,6 +19,14 @@ from websockets.asyncio.server import serve
 
 sockets = {}  # name -> the user's connection
 ids = itertools.count(1)
+PRESENCE_LIMIT = int(os.environ.get("CHAT_PRESENCE_LIMIT", "1000"))
+
+
+def announce(name, online, skip=None):
+    """A coming or going, to everyone else while the crowd is within the limit."""
+    if len(sockets) <= PRESENCE_LIMIT:
+        broadcast([s for s in sockets.values() if s is not skip],
+                  json.dumps({"type": "presence", "user": name, "online": online}))
 
 
 async def chat(ws):
@@ -24,7 +35,7 @@ async def chat(ws):
     sockets[name] = ws
     await ws.send(json.dumps({"type": "hello", "user": name, "online": list(sockets), "last_id": 0}))
     await ws.send(json.dumps({"type": "synced", "last_id": 0, "truncated": False}))
-    broadcast([s for s in sockets.values() if s is not ws], json.dumps({"type": "presence", "user": name, "online": True}))
+    announce(name, True, skip=ws)
     try:
         async for data in ws:
             frame = json.loads(data)
@@ -38,7 +49,7 @@ async def chat(ws):
     finally:
         if sockets.get(name) is ws:
             del sockets[name]
-        broadcast(list(sockets.values()), json.dumps({"type": "presence", "user": name, "online": False}))
+        announce(name, False)
 
 
 async def main(port):

@@ -58,8 +58,27 @@ def test_stall_run_sends_big_messages_between_small_ones(bench_server):
 
 
 def test_idle_run_connects_everyone(bench_server):
-    seconds, _, connected = run.idle(bench_server, 50, cores=None)
-    assert connected == 50 and seconds is not None and seconds > 0
+    n = 50
+    crowd = run.idle(bench_server, n, cores=None)
+    assert crowd["connected"] == n and crowd["connect_s"] is not None and crowd["connect_s"] > 0
+    # Under the presence limit each arrival is pushed to everyone already there: of each pair
+    # of clients, the first hears of the second, and perhaps the second of the first.
+    assert n * (n - 1) // 2 <= crowd["presence"] <= n * (n - 1)
+
+
+@pytest.mark.parametrize("kind", ["chat", "tutorial", "websockets"])
+def test_every_server_stops_pushing_presence_past_the_limit(kind):
+    # The benchmark compares the same work: the baselines keep the chat server's crowd rule.
+    limit, n = 10, 30
+    server = run.Server(kind, cores=None, env={"CHAT_PRESENCE_LIMIT": str(limit)})
+    try:
+        crowd = run.idle(server, n, cores=None)
+    finally:
+        server.stop()
+    assert crowd["connected"] == n
+    # At most the first `limit` arrivals are pushed, each to at most everyone else; pushing
+    # them all would take at least n * (n - 1) / 2 = 435 frames.
+    assert crowd["presence"] <= limit * (n - 1)
 
 
 def test_fastest_rate_within_the_p99_target():
