@@ -6,9 +6,9 @@ STAMP  := $(VENV)/.installed
 JS_STAMP := tests/js/node_modules/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test test-js bench node screenshots conformance chromium servers clean
+.PHONY: run test test-js bench node screenshots conformance chromium servers icu clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt | icu
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.10 or newer is needed") if sys.version_info < (3, 10) else None'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
@@ -29,6 +29,16 @@ $(JS_STAMP): tests/js/package.json tests/js/package-lock.json | node
 
 test-js: $(STAMP) node $(JS_STAMP)
 	CHAT_PYTHON=$(BIN)/python node --test tests/js/
+
+# PyICU (the look-alike names of UTS #39) builds against the system's ICU.
+icu:
+	@if ! pkg-config --exists icu-uc icu-i18n 2>/dev/null || ! command -v g++ >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q libicu-dev pkg-config g++; \
+	  else \
+	    echo "the server needs ICU to build PyICU: run 'sudo apt-get install libicu-dev pkg-config g++'" >&2; exit 1; \
+	  fi; \
+	fi
 
 # The browser tests drive Debian's Chromium; Playwright cannot download one here.
 chromium:

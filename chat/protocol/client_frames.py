@@ -7,6 +7,7 @@ import orjson
 
 from ..errors import FrameRejected
 from .names import normalize_name
+from .unicode_security import is_blank
 
 MAX_CID = 64
 MAX_ID = (1 << 63) - 1
@@ -25,13 +26,22 @@ class ClientMessage:
         self.cid = cid
 
 
+def parse_json(text):
+    """Decode the JSON of a frame or a request body; raise FrameRejected("bad_json") if it is not.
+
+    The one parser for sockets and HTTP alike: orjson refuses nesting deeper than 1,024
+    and numbers beyond 64 bits, so no input can exhaust the stack (the standard library's
+    parser recurses until RecursionError).
+    """
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raise FrameRejected("bad_json", "not valid JSON (or nested deeper than 1,024)") from None
+
+
 def parse_client_frame(text, max_chars):
     """Parse and validate one client text frame; raise FrameRejected if it is refused."""
-    try:
-        data = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        raise FrameRejected("bad_json", "the frame is not valid JSON") from None
-    return validate_message(data, max_chars)
+    return validate_message(parse_json(text), max_chars)
 
 
 def validate_message(data, max_chars):
@@ -46,6 +56,8 @@ def validate_message(data, max_chars):
         raise FrameRejected("bad_message", "msg must be a non-empty string", cid)
     if len(msg) > max_chars:
         raise FrameRejected("too_long", f"msg has {len(msg)} characters, the limit is {max_chars}", cid)
+    if is_blank(msg):
+        raise FrameRejected("bad_message", "msg has no visible character", cid)
     to_user = data.get("to_user")
     if to_user in (None, ""):
         return ClientMessage(None, msg, cid)

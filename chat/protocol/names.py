@@ -4,7 +4,8 @@ import functools
 import unicodedata
 
 MAX_NAME = 32
-NAME_RULE = f"1 to {MAX_NAME} letters, digits, '_', '-' or '.'"  # the one wording of the rule, for every refusal
+# The one wording of the rule, for every refusal.
+NAME_RULE = f"1 to {MAX_NAME} letters, digits, '_', '-' or '.', not only dots"
 
 
 _NAME_PUNCTUATION = frozenset("_-.")
@@ -13,7 +14,8 @@ _NAME_PUNCTUATION = frozenset("_-.")
 def normalize_name(raw):
     """Return `raw` in NFC if it is a valid username, else None.
 
-    A username is 1 to 32 Unicode letters, digits, '_', '-' or '.'.
+    A username is 1 to 32 Unicode letters, digits, '_', '-' or '.', not only dots
+    (`/ws/..` would name no user's socket).
     """
     if not isinstance(raw, str):
         return None
@@ -29,6 +31,8 @@ def _check_name(raw):
     for ch in name:
         if ch not in _NAME_PUNCTUATION and not _is_letter_or_digit(ch):
             return None
+    if not name.strip("."):
+        return None
     return name
 
 

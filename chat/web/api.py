@@ -1,7 +1,5 @@
 """The JSON HTTP API: tokens, passwords, messages, users, the OpenAPI document."""
 
-import math
-
 from flask import Blueprint, abort, jsonify, request
 
 from ..accounts import sessions
@@ -14,10 +12,6 @@ from .helpers import json_error, runtime
 
 
 bp = Blueprint("api", __name__)
-
-
-# A refused message frame's error code, as an HTTP status.
-REJECTION_STATUS = {"bad_json": 400, "bad_message": 400, "too_long": 413, "unknown_user": 404, "rate_limited": 429}
 
 
 @bp.post("/api/token")
@@ -61,10 +55,12 @@ def _body_text():
 
 
 def _json_body():
-    """The request's JSON object; 400 for anything else."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
+    """The request's JSON object, read by the sockets' parser; 400 for anything else."""
+    if not request.is_json:
         abort(400, "send a JSON object with Content-Type: application/json")
+    body = client_frames.parse_json(_body_text())
+    if not isinstance(body, dict):
+        raise FrameRejected("bad_json", "send a JSON object")
     return body
 
 
@@ -112,14 +108,9 @@ def post_message():
         return _unauthenticated()
     if not request.is_json:
         return json_error(415, "unsupported_media_type", "send the message as Content-Type: application/json")
+    message = client_frames.parse_client_frame(_body_text(), chat.settings.max_message_chars)
     try:
-        message = client_frames.parse_client_frame(_body_text(), chat.settings.max_message_chars)
         record, created = chat.router.accept(chat.store.remember_user(user), message)
-    except FrameRejected as exc:
-        response = json_error(REJECTION_STATUS[exc.code], exc.code, exc.detail)
-        if exc.code == "rate_limited":
-            response.headers["Retry-After"] = str(math.ceil(1 / chat.settings.rate_per_second))
-        return response
     except StoreUnavailable:
         return json_error(503, "storage_failed", STORAGE_FAILED)
     return jsonify(server_frames.message(record, message.cid)), 201 if created else 200

@@ -6,8 +6,11 @@ from flask import request
 from werkzeug.exceptions import HTTPException
 
 from ..accounts.handshake import origin_allowed
-from ..errors import LoginRefused
+from ..errors import FrameRejected, LoginRefused
 from .helpers import json_error, runtime
+
+# A refused frame's or body's error code, as an HTTP status.
+REJECTION_STATUS = {"bad_json": 400, "bad_message": 400, "too_long": 413, "unknown_user": 404, "rate_limited": 429}
 
 
 def register_handlers(app):
@@ -29,6 +32,14 @@ def register_handlers(app):
         response = json_error(exc.status, exc.code, exc.detail)
         if exc.retry_after:
             response.headers["Retry-After"] = str(math.ceil(exc.retry_after))
+        return response
+
+    @app.errorhandler(FrameRejected)
+    def frame_rejected(exc):
+        """A refused message or JSON body, with Retry-After when rate limited."""
+        response = json_error(REJECTION_STATUS.get(exc.code, 400), exc.code, exc.detail)
+        if exc.code == "rate_limited":
+            response.headers["Retry-After"] = str(math.ceil(1 / runtime().settings.rate_per_second))
         return response
 
     @app.before_request

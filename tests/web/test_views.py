@@ -50,6 +50,13 @@ def test_refused_messages_are_json_errors(client, auth, body, status, code):
     assert response.status_code == status and response.get_json()["error"]["code"] == code
 
 
+@pytest.mark.parametrize("path", ["/api/token", "/api/password", "/api/messages"])
+def test_nested_json_is_bad_json_on_every_endpoint(client, auth, path):
+    """30,000 nested brackets: 400 bad_json, never a 500 (the stdlib parser's RecursionError)."""
+    response = client.post(path, data="[" * 30000, content_type="application/json", headers=auth.bearer("nix"))
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "bad_json"
+
+
 def test_unauthenticated_calls_are_401(client):
     """The API needs a session or a token."""
     assert client.get("/api/messages").status_code == 401
