@@ -1,5 +1,6 @@
 """The Flask application: settings, sessions, proxies, the runtime and the blueprints."""
 
+import datetime
 import ipaddress
 import logging
 import os
@@ -27,6 +28,7 @@ def create_app(settings=None):
     app = Flask(__name__)  # templates and static files inside the package
     secret_key = load_secret_key(settings)
     app.config.update(SECRET_KEY=secret_key, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True,
+                      PERMANENT_SESSION_LIFETIME=datetime.timedelta(seconds=settings.token_lifetime),
                       MAX_CONTENT_LENGTH=settings.max_frame_bytes)  # a request body is one frame at most
     app.session_interface = CookieSessions()
     if settings.trusted_proxies:

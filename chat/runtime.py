@@ -1,5 +1,6 @@
 """The composition root: the parts of one server process, built from the settings, started and stopped."""
 
+import ipaddress
 import logging
 
 from .accounts.passwords import Accounts
@@ -35,7 +36,8 @@ class Runtime:
             self.broker, presence = brokers.LocalBroker(), LocalPresence(self.registry)
         self.router = Router(settings, self.store, self.registry, self.broker, presence)
         self.tokens = Tokens(secret_key, settings.token_lifetime)
-        self.accounts = Accounts(self.store, settings.login_attempts_per_minute, settings.auth == "names")
+        self.accounts = Accounts(self.store, settings, _accounts_per_hour(settings))
+        self.accounts.on_erased = self.router.account_erased
         self.keepalive = Keepalive(settings.ping_interval, settings.idle_timeout)
         self.pruner = Pruner(self.store, settings.retention_days) if settings.retention_days else None
 
@@ -76,3 +78,14 @@ def _open_store(settings):
         from .storage.postgres import PostgresStore  # pylint: disable=import-outside-toplevel
         return PostgresStore(settings.database_url)
     return SqliteStore(settings.database_path)
+
+
+def _accounts_per_hour(settings):
+    """An address's limit on new accounts an hour (CHAT_ACCOUNTS_PER_ADDRESS), None for loopback."""
+    def per_hour(address):
+        try:
+            exempt = ipaddress.ip_address(address or "").is_loopback
+        except ValueError:
+            exempt = False
+        return None if exempt else settings.accounts_per_address
+    return per_hour

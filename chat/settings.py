@@ -101,6 +101,7 @@ class Settings:
     token_lifetime: float = 30 * 86400.0
     retention_days: float = 0.0
     presence_limit: int = 1000
+    accounts_per_address: int = 10
 
     @property
     def postgresql(self):
@@ -141,6 +142,7 @@ SPEC = (
     ("CHAT_TOKEN_LIFETIME", "token_lifetime", _positive),
     ("CHAT_RETENTION_DAYS", "retention_days", _positive),
     ("CHAT_PRESENCE_LIMIT", "presence_limit", _int(0)),
+    ("CHAT_ACCOUNTS_PER_ADDRESS", "accounts_per_address", _int(1)),
 )
 
 

@@ -31,6 +31,9 @@ def free_port():
         return sock.getsockname()[1]
 
 
+_TOKENS = {}  # (database, name) -> the token of its first log-in
+
+
 class Server:
     """A real server process (`python wsgi.py` or gunicorn) on a free port."""
 
@@ -117,10 +120,14 @@ class Server:
         return self.request("GET", path, headers=headers)
 
     def token(self, name):
-        """A token for `name` from POST /api/token."""
-        status, body, _ = self.request("POST", "/api/token", {"name": name})
-        assert status == 200, body
-        return body["token"]
+        """A token for `name` from POST /api/token, the first time; then the same token
+        (a guest's name is held by its session: a second log-in is name_taken)."""
+        key = (self.env.get("CHAT_DATABASE_URL") or str(self.data_dir), name.casefold())
+        if key not in _TOKENS:
+            status, body, _ = self.request("POST", "/api/token", {"name": name})
+            assert status == 200, body
+            _TOKENS[key] = body["token"]
+        return _TOKENS[key]
 
     def connect(self, name, since=None, token=True, **options):
         """A logged-in Client on /ws/<name>."""

@@ -2,6 +2,7 @@
 
 from flask import request
 
+from ..errors import LoginRefused
 from ..protocol.names import NAME_RULE, name_key, normalize_name
 from .sessions import current_user
 
@@ -15,7 +16,12 @@ def check_opening(username, chat):
     if name is None:
         return None, (400, "bad_name", f"a username is {NAME_RULE}")
     refusal = _refusal(name, chat)
-    return (None, refusal) if refusal else (name, None)
+    if refusal:
+        return None, refusal
+    try:
+        return chat.store.remember_user(name), None  # open and token modes make accounts here
+    except LoginRefused as exc:
+        return None, (exc.status, exc.code, exc.detail)
 
 
 def _refusal(username, chat):

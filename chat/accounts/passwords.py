@@ -2,20 +2,23 @@
 and slowing down anyone who guesses.
 
 A password is hashed with Argon2id on gevent's thread pool (the hash releases
-the GIL), so a login never stalls the hub. Each account has a *stamp* derived
-from its password hash; sessions and tokens carry the stamp they were issued
-under, so claiming a name (or changing its password) ends every older session.
+the GIL), so a login never stalls the hub; at most HASHES_AT_ONCE at a time, since
+each takes 19 MiB that the allocator does not give back: a flood of log-ins waits
+its turn (or is told to come back), and memory stays bounded. Setting or changing
+a password ends every other session of the account.
 """
 
 import hashlib
 
 import gevent
+from gevent.lock import BoundedSemaphore
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from ..errors import LoginRefused
 from ..delivery.rate_limits import TokenBuckets
+from ..errors import LoginRefused
 from ..protocol.names import name_key
+from ..storage.accounts import legacy_session_id
 
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
@@ -23,13 +26,23 @@ MAX_PASSWORD = 1024
 _HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 
 
+HASHES_AT_ONCE = 2
+HASH_QUEUE_SECONDS = 5.0  # a log-in waits this long for its turn, then is refused 429
+_HASHING = BoundedSemaphore(HASHES_AT_ONCE)
+
+
 def stamp_of(password_hash):
-    """The stamp sessions and tokens carry: empty for an unclaimed name."""
+    """The stamp that credentials from before stored sessions carry: empty for an unclaimed name."""
     return hashlib.sha256(password_hash.encode()).hexdigest()[:16] if password_hash else ""
 
 
 def _off_hub(function, *args):
-    return gevent.get_hub().threadpool.apply(function, args)
+    if not _HASHING.acquire(timeout=HASH_QUEUE_SECONDS):
+        raise LoginRefused(429, "busy", "too many log-ins at once; try again shortly", 1)
+    try:
+        return gevent.get_hub().threadpool.apply(function, args)
+    finally:
+        _HASHING.release()
 
 
 def _check_length(password):
@@ -50,51 +63,89 @@ def _matches(password_hash, password):
 
 
 class Accounts:
-    """Log-ins by name, with an optional password, and the failed-attempt limits."""
+    """Log-ins by name, with an optional password; the failed-attempt limits; sessions
+    that end (names mode: each a row of the store, see storage/accounts.py)."""
 
-    def __init__(self, store, attempts_per_minute, check_passwords=True):
+    def __init__(self, store, settings, accounts_per_hour_for=lambda address: None):
         self.store = store
-        self.check_passwords = check_passwords  # False in open mode: anyone is anyone
+        self.settings = settings
+        self.check_passwords = settings.auth == "names"  # open mode: anyone is anyone
+        self._per_hour = accounts_per_hour_for  # an address's limit on new accounts (None: none)
+        self.on_erased = lambda user: None  # the runtime tells every worker and host
         # Failed attempts, counted per name and per address; when either runs dry
         # every attempt is refused until it refills, the right password included.
-        self._failures = TokenBuckets(attempts_per_minute / 60.0, attempts_per_minute)
+        per_minute = settings.login_attempts_per_minute
+        self._failures = TokenBuckets(per_minute / 60.0, per_minute)
 
     def log_in(self, name, password, address):
-        """Check `password` for `name`; return (display name, stamp) or raise LoginRefused.
-
-        An unclaimed name needs no password; giving one claims the name.
-        """
+        """Check `password` for `name`; return (display name, session id or None) or raise
+        LoginRefused. A free name needs no password (a guest holds it while a session
+        lasts); giving one claims the name."""
         if not self.check_passwords:
-            return self.store.remember_user(name), ""
+            return self.store.open_account(name, address, self._per_hour(address)), None
         keys = (("name", name_key(name)), ("address", address))
         wait = max(self._failures.wait(key) for key in keys)
         if wait:
             raise LoginRefused(429, "too_many_attempts", "too many failed log-ins; try again later", wait)
-        current = self.store.password_hash(name)
-        if current is None:
-            if password:
-                _check_length(password)  # before the name becomes known
-            user = self.store.remember_user(name)
-            return user, self.set_password(user, password) if password else ""
-        user = self.store.display_name(name)
-        if password and _matches(current, password):
-            return user, stamp_of(current)
+        if password:
+            _check_length(password)  # before the name becomes anyone's
+        outcome = self.store.log_in_guest(name, address, self.settings.token_lifetime, self._per_hour(address))
+        if outcome[0] == "session":
+            user, sid, erased = outcome[1], outcome[2], outcome[4]
+            if erased:
+                self.on_erased(user)
+            return user, (self.set_password(user, password, None, sid) if password else sid)
+        user = outcome[1]
+        current = self.store.password_hash(user)
+        if password and current and _matches(current, password):
+            return user, self.store.start_session(user, self.settings.token_lifetime)[0]
         for key in keys:
             self._failures.take(key)
         raise LoginRefused(401, "bad_password", f"{user} is claimed: the password is wrong or missing")
 
-    def set_password(self, user, password, current_password=None):
-        """Give `user` a password (claiming the name, or changing it); return the new stamp."""
+    def set_password(self, user, password, current_password, sid):
+        """Give `user` a password (claiming the name, or changing it); every session but
+        `sid` ends. Returns the session id to go on with."""
         _check_length(password)
         old = self.store.password_hash(user)
-        if old is not None and not (current_password and _matches(old, current_password)):
-            self._failures.take(("name", name_key(user)))  # a guess like any other
-            raise LoginRefused(403, "bad_password", "give current_password to change a password")
+        self._check_password(user, old, current_password, "give current_password to change a password")
         new = _off_hub(_HASHER.hash, password)
         if not self.store.replace_password_hash(user, old, new):
             raise LoginRefused(409, "conflict", "the password changed meanwhile; log in again")
-        return stamp_of(new)
+        self.store.end_other_sessions(user, sid)
+        return sid
 
-    def stamp(self, user):
-        """The current stamp of `user` (empty when the name is unclaimed)."""
-        return stamp_of(self.store.password_hash(user))
+    def delete(self, user, password):
+        """Erase `user`'s account (DELETE /api/account): its password, when it has one, first."""
+        self._check_password(user, self.store.password_hash(user), password, "give the account's password")
+        self.erase(user)
+
+    def erase(self, user):
+        """Erase `user`'s account, with no question asked (the operator's command); True when found."""
+        erased = self.store.erase_account(user)
+        self.on_erased(user)
+        return erased
+
+    def log_out(self, sid):
+        """End session `sid`; a guest left with no session is erased (its name is free)."""
+        erased = self.store.end_session(sid)
+        if erased:
+            self.on_erased(erased)
+
+    def _check_password(self, user, password_hash, given, detail):
+        if password_hash is not None and not (isinstance(given, str) and given and _matches(password_hash, given)):
+            self._failures.take(("name", name_key(user)))  # a guess like any other
+            raise LoginRefused(403, "bad_password", detail)
+
+    def current(self, user, sid, stamp):
+        """The display name when the credential (user, session id, stamp) is live, else None.
+
+        Credentials from before sessions were stored carry no session id: they stand
+        on the account's legacy session and, for a claimed name, its password's stamp.
+        """
+        found = self.store.session_account(sid or legacy_session_id(name_key(user)))
+        if found is None or name_key(found[0]) != name_key(user):
+            return None
+        if sid is None and stamp_of(found[1]) != stamp:
+            return None
+        return found[0]

@@ -23,29 +23,41 @@ class CookieSessions(SecureCookieSessionInterface):
         return self._signer[1]
 
 
-def start_session(user, stamp):
-    """Log the browser in as `user` (a fresh session: no fixation)."""
+def start_session(user, sid):
+    """Log the browser in as `user` on session `sid` (a fresh cookie: no fixation),
+    expiring with it (PERMANENT_SESSION_LIFETIME is CHAT_TOKEN_LIFETIME)."""
     session.clear()
+    session.permanent = True
     session["user"] = user
-    session["stamp"] = stamp
+    if sid:
+        session["sid"] = sid
 
 
-def password_changed(chat, user, stamp):
-    """End `user`'s other sessions and sockets; keep this browser logged in under `stamp`."""
+def current_session_id(chat):
+    """The session id the request's cookie or token stands on, or None."""
+    current_user(chat)
+    return request.environ.get("chat.session")
+
+
+def password_changed(chat, user, sid):
+    """Close `user`'s sockets everywhere (their other sessions ended); this browser goes on under `sid`."""
     chat.router.sign_out(user)
     if session.get("user") == user:
-        start_session(user, stamp)
+        start_session(user, sid)
 
 
-def end_session():
-    """Log the browser out."""
+def end_session(chat):
+    """Log the browser out, ending its session on the server (every worker and host)."""
+    sid = session.get("sid")
     session.clear()
+    if sid and chat.settings.auth == "names":
+        chat.accounts.log_out(sid)
 
 
 def _claim(tokens, mode):
-    """(user, stamp) from a session cookie (not in token mode), Bearer or ?token=."""
+    """(user, session id, stamp) from a session cookie (not in token mode), Bearer or ?token=."""
     if mode != "token" and session.get("user"):
-        return session["user"], session.get("stamp", "")
+        return session["user"], session.get("sid"), session.get("stamp", "")
     token = request.args.get("token")
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
@@ -56,13 +68,15 @@ def _claim(tokens, mode):
 def current_user(chat):
     """The user the current request proves to be, or None.
 
-    In names mode the session or token must carry the account's current stamp:
-    claiming a name or changing its password ends older sessions and tokens.
+    In names mode the session the cookie or token stands on must be live in the store:
+    logging out, setting a password and erasing an account end sessions there.
     """
+    if "chat.user" in request.environ:  # asked once per request
+        return request.environ["chat.user"]
     claim = _claim(chat.tokens, chat.settings.auth)
-    if claim is None:
-        return None
-    user, stamp = claim
-    if chat.settings.auth == "names" and chat.accounts.stamp(user) != stamp:
-        return None
+    user = None
+    if claim is not None:
+        user = chat.accounts.current(*claim) if chat.settings.auth == "names" else claim[0]
+    request.environ["chat.user"] = user
+    request.environ["chat.session"] = claim[1] if claim else None
     return user

@@ -47,18 +47,23 @@ class Tokens:
         self._serializer = URLSafeTimedSerializer(secret_key, salt=TOKEN_SALT)
         self.lifetime = lifetime
 
-    def issue(self, name, stamp=""):
-        """Return (token, expiry as a Unix time) for `name` under the account `stamp`."""
-        payload = {"u": name, "s": stamp} if stamp else {"u": name}
+    def issue(self, name, sid=None):
+        """Return (token, expiry as a Unix time) for `name`, standing on session `sid` (names mode)."""
+        payload = {"u": name, "i": sid} if sid else {"u": name}
         return self._serializer.dumps(payload), time.time() + self.lifetime
 
     def verify(self, token):
-        """(user, stamp) of a valid, unexpired token, or None."""
+        """(user, session id or None, stamp) of a valid, unexpired token, or None.
+
+        Tokens from before stored sessions carry a stamp ("s") instead of a session id.
+        """
         try:
             data = self._serializer.loads(token, max_age=self.lifetime)
         except (BadSignature, SignatureExpired):
             return None
         if not isinstance(data, dict):
             return None
-        name, stamp = normalize_name(data.get("u")), data.get("s", "")
-        return (name, stamp) if name and isinstance(stamp, str) else None
+        name, sid, stamp = normalize_name(data.get("u")), data.get("i"), data.get("s", "")
+        if not name or not isinstance(stamp, str) or not isinstance(sid, (str, type(None))):
+            return None
+        return name, sid, stamp

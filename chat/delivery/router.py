@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 PIPELINE = 32  # messages of one connection queued for commit at once
 STORAGE_FAILED = "the message could not be stored; send it again"
+SIGNED_OUT = "the password changed: log in again"
 
 
 class Router:
@@ -207,8 +208,10 @@ class Router:
         if event["kind"] == "message":
             self.follower.poke()
         elif event["kind"] == "signed_out":
+            if event.get("erased"):
+                self.store.forget_name(event["user"])
             for conn in list(self.registry.sockets_of(event["user"])):
-                conn.close(1008, "the password changed: log in again")
+                conn.close(1008, event.get("reason", SIGNED_OUT))
         elif event["kind"] == "presence":
             outgoing = Outgoing.of(server_frames.presence(event["user"], event["online"]))
             origin = event.get("origin")
@@ -258,7 +261,13 @@ class Router:
 
     def sign_out(self, user):
         """Close every connection of `user`, on every worker: its sessions just ended."""
-        self.broker.publish({"kind": "signed_out", "user": user})
+        self.broker.publish({"kind": "signed_out", "user": user, "reason": SIGNED_OUT})
+
+    def account_erased(self, user):
+        """Close every connection of `user` and forget the name, on every worker and host."""
+        self.store.forget_name(user)
+        self.broker.publish({"kind": "signed_out", "user": user, "erased": True,
+                             "reason": "the account was deleted"})
 
     def close_all(self, code, reason):
         """Close every local connection (a restart: clients reconnect with `since`)."""

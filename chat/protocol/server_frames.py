@@ -24,6 +24,8 @@ def message(record, cid=None):
     """The `message` frame of a stored message; `cid` only on the sender's acknowledgement."""
     frame = {"type": "message", "id": record.id, "from_user": record.from_user,
              "to_user": record.to_user, "msg": record.msg, "ts": utc_timestamp(record.ts)}
+    if not record.msg:  # a live message is never empty: this one was deleted
+        frame["deleted"] = True
     if cid is not None:
         frame["cid"] = cid
     return frame

@@ -14,6 +14,7 @@ from .. import metrics
 from ..errors import StoreUnavailable
 from ..protocol.names import name_key
 from ..protocol.server_frames import Message
+from .accounts import AccountStore
 from .group_commit import GroupCommit
 
 
@@ -33,7 +34,7 @@ TO_OR_FROM_ME = "(to_key = :me OR from_key = :me)"
 VISIBLE = f"({GROUP} OR {TO_OR_FROM_ME})"
 
 
-class Store(ABC):
+class Store(AccountStore, ABC):
     """Users and messages. Subclasses: SqliteStore (one host), PostgresStore (many).
 
     A subclass that lacks one of the abstract operations below cannot be built.
@@ -43,7 +44,7 @@ class Store(ABC):
         self._commits = GroupCommit(self._run_batch)
         # Greetings come in crowds (a restart, a deploy): their reads share trips to the pool.
         self._greetings = GroupCommit(lambda batch: self._read(_run_reads, batch), "read")
-        self._names = {}  # name key -> display name; names never change once stored
+        self._names = {}  # name key -> display name, until the account is erased (forget_name)
 
     @abstractmethod
     def _run_batch(self, batch):
@@ -68,13 +69,6 @@ class Store(ABC):
         return self._commits.submit(operation, *args).get()
 
     # -- users ------------------------------------------------------------
-
-    def remember_user(self, name):
-        """Record that `name` logged in; return its display spelling (the first one stored)."""
-        key = name_key(name)
-        if key not in self._names:
-            self._names[key] = self._write(self._insert_user, key, name)
-        return self._names[key]
 
     def display_name(self, name):
         """The display spelling of a known user, or None for a name never stored."""
@@ -162,11 +156,6 @@ class Store(ABC):
 
     # The operations, each (conn, *args) -> result, are static methods of the subclass,
     # or class methods here where only the placeholder style differs.
-
-    @staticmethod
-    @abstractmethod
-    def _insert_user(conn, key, name):
-        """Store the user `key` as `name` unless known; return the display name stored."""
 
     @staticmethod
     @abstractmethod

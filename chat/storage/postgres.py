@@ -9,7 +9,6 @@ host: a reader that sees id N has every smaller id committed, which the backlog
 
 import functools
 import re
-import time
 
 import psycopg
 from gevent.queue import Queue
@@ -17,9 +16,10 @@ from gevent.queue import Queue
 from ..errors import SettingsError, StoreUnavailable
 from ..protocol.names import name_key
 from ..protocol.server_frames import Message
+from .accounts import migrate_accounts
 from .base import COLUMNS, Store, page
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 READERS = 4
 _LOCK_MIGRATE = 0x63686174  # pg_advisory_lock keys of this application ("chat")
 _LOCK_WRITE = 0x63686175
@@ -46,6 +46,7 @@ _MIGRATIONS = {
     CREATE INDEX messages_from ON messages (from_key, id) WHERE to_key IS NOT NULL;
     CREATE INDEX messages_ts ON messages (ts);
     """,
+    2: lambda conn: migrate_accounts(conn, "%s", "DOUBLE PRECISION"),
 }
 
 
@@ -66,7 +67,10 @@ def migrate(url):
                                     f"server's {SCHEMA_VERSION}: upgrade the server")
             for step in range(version + 1, SCHEMA_VERSION + 1):
                 with conn.transaction():
-                    conn.execute(_MIGRATIONS[step])
+                    if callable(_MIGRATIONS[step]):
+                        _MIGRATIONS[step](conn)
+                    else:
+                        conn.execute(_MIGRATIONS[step])
                     conn.execute("INSERT INTO chat_schema (version) VALUES (%s)", (step,))
             conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_MIGRATE,))
     except psycopg.Error as exc:
@@ -138,12 +142,6 @@ class PostgresStore(Store):
 
     def _run_batch(self, batch):
         return self._writer.run(lambda conn: _run_batch(conn, batch))
-
-    @classmethod
-    def _insert_user(cls, conn, key, name):
-        conn.execute("INSERT INTO users (key, name, created) VALUES (%s, %s, %s) ON CONFLICT (key) DO NOTHING",
-                     (key, name, time.time()))
-        return cls._find_user(conn, key)
 
     @staticmethod
     def _replace_password_hash(conn, key, old, new):

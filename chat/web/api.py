@@ -27,8 +27,8 @@ def issue_token():
     password = body.get("password")
     if password is not None and not isinstance(password, str):
         return json_error(400, "bad_request", "password must be a string")
-    user, stamp = chat.accounts.log_in(name, password or None, request.remote_addr)
-    return _token_response(chat, user, stamp)
+    user, sid = chat.accounts.log_in(name, password or None, request.remote_addr)
+    return _token_response(chat, user, sid)
 
 
 @bp.post("/api/password")
@@ -41,10 +41,25 @@ def set_password():
     if user is None:
         return _unauthenticated()
     body = _json_body()
-    current = body.get("current_password")
-    stamp = chat.accounts.set_password(user, body.get("password"), current if isinstance(current, str) else None)
-    sessions.password_changed(chat, user, stamp)
-    return _token_response(chat, user, stamp)
+    sid = chat.accounts.set_password(user, body.get("password"), body.get("current_password"),
+                                     sessions.current_session_id(chat))
+    sessions.password_changed(chat, user, sid)
+    return _token_response(chat, user, sid)
+
+
+@bp.delete("/api/account")
+def delete_account():
+    """Erase the caller's account (`{"password"}` when it has one): see docs/api.md."""
+    chat = runtime()
+    if chat.settings.auth != "names":
+        return json_error(403, "forbidden", "accounts are deleted here only when CHAT_AUTH=names")
+    user = sessions.current_user(chat)
+    if user is None:
+        return _unauthenticated()
+    body = _json_body() if request.content_length else {}
+    chat.accounts.delete(user, body.get("password"))
+    sessions.end_session(chat)
+    return jsonify(deleted=user)
 
 
 def _body_text():
@@ -64,8 +79,8 @@ def _json_body():
     return body
 
 
-def _token_response(chat, user, stamp):
-    token, expires = chat.tokens.issue(user, stamp)
+def _token_response(chat, user, sid):
+    token, expires = chat.tokens.issue(user, sid)
     return jsonify(token=token, user=user, expires=server_frames.utc_timestamp(expires))
 
 

@@ -26,14 +26,15 @@ def login():
     chat = runtime()
     if chat.settings.auth == "token":
         return json_error(403, "forbidden", "this server accepts operator-issued tokens only")
-    name = normalize_name(request.form.get("name", "").strip())
+    typed = request.form.get("name", "").strip()
+    name = normalize_name(typed)
     if name is None:
-        return _back(error=f"A name is {NAME_RULE}.")
+        return _back(error=f"A name is {NAME_RULE}.", name=typed[:64])
     try:
-        user, stamp = chat.accounts.log_in(name, request.form.get("password") or None, request.remote_addr)
+        user, sid = chat.accounts.log_in(name, request.form.get("password") or None, request.remote_addr)
     except LoginRefused as exc:
-        return _back(error=exc.detail)
-    sessions.start_session(user, stamp)
+        return _back(error=exc.detail, name=typed[:64])
+    sessions.start_session(user, sid)
     return _back()
 
 
@@ -45,19 +46,35 @@ def password():
     if user is None:
         return _back(error="Log in first.")
     try:
-        stamp = chat.accounts.set_password(user, request.form.get("password", ""),
-                                           request.form.get("current_password") or None)
+        sid = chat.accounts.set_password(user, request.form.get("password", ""),
+                                         request.form.get("current_password") or None,
+                                         sessions.current_session_id(chat))
     except LoginRefused as exc:
         return _back(error=exc.detail)
-    sessions.password_changed(chat, user, stamp)
+    sessions.password_changed(chat, user, sid)
     return _back(notice="Your name now needs this password.")
 
 
 @bp.post("/logout")
 def logout():
-    """Forget the session cookie."""
-    sessions.end_session()
-    return _back()
+    """End this browser's session, on the server too (a guest's name is then free)."""
+    sessions.end_session(runtime())
+    return _back(notice="You are logged out.")
+
+
+@bp.post("/account/delete")
+def delete_account():
+    """Erase the logged-in account (form post, after the page's confirmation)."""
+    chat = runtime()
+    user = sessions.current_user(chat) if chat.settings.auth == "names" else None
+    if user is None:
+        return _back(error="Log in first.")
+    try:
+        chat.accounts.delete(user, request.form.get("password") or None)
+    except LoginRefused as exc:
+        return _back(error=exc.detail)
+    sessions.end_session(chat)
+    return _back(notice=f"The account {user} is deleted.")
 
 
 def _back(**message):

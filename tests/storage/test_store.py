@@ -6,6 +6,8 @@ from pathlib import Path
 import gevent
 import pytest
 
+from chat.errors import LoginRefused
+from chat.storage.accounts import legacy_session_id
 from chat.storage.postgres import PostgresStore
 from chat.storage.sqlite import mailbox as sqlite_mailbox, schema
 from chat.storage.sqlite.store import SqliteStore
@@ -266,3 +268,74 @@ def test_the_mailbox_is_rebuilt_when_lost_and_cut_back_when_ahead(tmp_path):
     again, _ = store.add_message("cy", "dee", "after the restore")
     assert again.id == 2
     assert [r.msg for r in store.snapshot("cy", None, 50)[1]] == ["after the restore"]
+
+
+def test_a_look_alike_of_an_account_is_refused_on_every_host(open_store):
+    """A new name with another account's skeleton is refused, also by a second store over the database."""
+    open_store().open_account("alice")
+    with pytest.raises(LoginRefused) as info:
+        open_store().open_account("\u0251lice")
+    assert info.value.code == "bad_name" and "looks like" in info.value.detail
+    assert open_store().open_account("ALICE") == "alice"  # the same account, not a look-alike
+
+
+def test_a_guest_holds_its_name_until_its_last_session_ends(open_store):
+    """log_in_guest: a session, then name_taken; ending the session erases the guest and frees the name."""
+    store = open_store()
+    outcome = store.log_in_guest("Gus", None, 60, None)
+    assert outcome[:2] == ("session", "Gus")
+    with pytest.raises(LoginRefused) as info:
+        open_store().log_in_guest("gus", None, 60, None)
+    assert info.value.code == "name_taken"
+    assert store.session_account(outcome[2])[0] == "Gus"
+    assert store.end_session(outcome[2]) == "Gus"
+    assert store.session_account(outcome[2]) is None
+    assert open_store().log_in_guest("gus", None, 60, None)[:2] == ("session", "gus")
+
+
+def test_erasing_an_account_removes_its_dms_and_blanks_its_group_messages(open_store):
+    """DMs to and from it go (the newest id stays, for nobody); its group messages become stubs."""
+    store = open_store()
+    for name in ("eve", "fay"):
+        store.open_account(name)
+    store.add_message("fay", None, "fay to all")
+    store.add_message("eve", None, "eve to all")
+    store.add_message("fay", "eve", "fay to eve")
+    last = store.add_message("eve", "fay", "eve to fay")[0].id
+    assert store.erase_account("eve") and not store.erase_account("eve")
+    assert store.last_id() == last
+    seen = store.snapshot("fay", None, 50)[1]
+    assert [(m.from_user, m.msg) for m in seen] == [("fay", "fay to all"), ("eve", "")]
+    store.open_account("eve")
+    assert store.snapshot("eve", None, 50)[1] == seen
+    assert store.history("eve", "fay", 10**9, 50) == []
+
+
+def test_a_version_5_database_gets_accounts_and_keeps_its_sessions(tmp_path):
+    """Migrated at start: every name an account with its skeleton, and a legacy session."""
+    path = str(tmp_path / "chat.db")
+    with sqlite3.connect(path) as conn:
+        conn.executescript(" ".join(schema.MIGRATIONS[step] for step in range(1, 6)) + " PRAGMA user_version=5;")
+        conn.execute("INSERT INTO users (key, name, created) VALUES ('ann', 'Ann', 1)")
+        conn.execute("INSERT INTO messages (from_key, from_user, to_key, to_user, msg, ts) "
+                     "VALUES ('ann', 'Ann', NULL, NULL, 'kept', 1)")
+    store = SqliteStore(path)
+    assert store.session_account(legacy_session_id("ann")) == ("Ann", None)
+    assert [m.msg for m in store.snapshot("ann", None, 50)[1]] == ["kept"]
+    with pytest.raises(LoginRefused):
+        store.open_account("\u0430nn")
+
+
+def test_a_version_1_postgresql_database_gets_accounts(pg_url):
+    """The PostgreSQL schema of v1 is migrated the same way, nothing lost."""
+    import psycopg  # pylint: disable=import-outside-toplevel
+    from chat.storage import postgres  # pylint: disable=import-outside-toplevel
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS users, messages, sessions, chat_schema")
+        conn.execute(postgres._MIGRATIONS[1])  # pylint: disable=protected-access
+        conn.execute("CREATE TABLE chat_schema (version INTEGER NOT NULL); INSERT INTO chat_schema VALUES (1)")
+        conn.execute("INSERT INTO users (key, name, created) VALUES ('bo', 'Bo', 1)")
+    store = PostgresStore(pg_url)
+    assert store.session_account(legacy_session_id("bo")) == ("Bo", None)
+    with pytest.raises(LoginRefused):
+        store.open_account("\U0001d401\U0001d428")  # mathematical bold "Bo": a look-alike

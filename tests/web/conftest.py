@@ -40,6 +40,7 @@ class AuthActions:
 
     def __init__(self, client):
         self._client = client
+        self._bearers = {}
 
     def token(self, name, password=None):
         """POST /api/token; the response."""
@@ -47,8 +48,13 @@ class AuthActions:
         return self._client.post("/api/token", json=body)
 
     def bearer(self, name, password=None):
-        """An Authorization header for `name`."""
-        return {"Authorization": f"Bearer {self.token(name, password).get_json()['token']}"}
+        """An Authorization header for `name`: its first log-in's token, kept (a guest's
+        name is held by that session, so a second log-in would be name_taken)."""
+        if (name, password) not in self._bearers:
+            response = self.token(name, password)
+            assert response.status_code == 200, response.get_json()
+            self._bearers[name, password] = {"Authorization": f"Bearer {response.get_json()['token']}"}
+        return self._bearers[name, password]
 
 
 @pytest.fixture

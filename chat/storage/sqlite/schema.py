@@ -3,8 +3,9 @@
 import sqlite3
 
 from ...errors import SettingsError
+from ..accounts import migrate_accounts
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 def connect(path):
@@ -52,6 +53,7 @@ MIGRATIONS = {
     # Each commit wrote a leaf of this index too; a prune finds its old messages by id
     # instead (see `_prune`).
     5: "DROP INDEX messages_ts;",
+    6: lambda conn: migrate_accounts(conn, "?", "REAL"),
 }
 
 
@@ -65,7 +67,13 @@ def open_database(path):
             raise SettingsError(f"{where} has schema version {version}, newer than this "
                                 f"server's {SCHEMA_VERSION}: upgrade the server")
         for step in range(version + 1, SCHEMA_VERSION + 1):
-            conn.executescript(f"BEGIN IMMEDIATE; {MIGRATIONS[step]} PRAGMA user_version={step}; COMMIT;")
+            if callable(MIGRATIONS[step]):
+                conn.execute("BEGIN IMMEDIATE")
+                MIGRATIONS[step](conn)
+                conn.execute(f"PRAGMA user_version={step}")
+                conn.execute("COMMIT")
+            else:
+                conn.executescript(f"BEGIN IMMEDIATE; {MIGRATIONS[step]} PRAGMA user_version={step}; COMMIT;")
     except sqlite3.DatabaseError as exc:
         raise SettingsError(f"{where} cannot be used: {exc}") from None
     return conn

@@ -134,11 +134,6 @@ class SqliteStore(Store):
             self._unforgotten.difference_update(keys)
         return removed
 
-    @classmethod
-    def _insert_user(cls, conn, key, name):
-        conn.execute("INSERT OR IGNORE INTO users (key, name, created) VALUES (?, ?, ?)", (key, name, time.time()))
-        return cls._find_user(conn, key)
-
     @staticmethod
     def _replace_password_hash(conn, key, old, new):
         return conn.execute("UPDATE users SET password_hash = ? WHERE key = ? AND password_hash IS ?",
