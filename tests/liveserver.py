@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import unicodedata
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -122,7 +123,7 @@ class Server:
     def token(self, name):
         """A token for `name` from POST /api/token, the first time; then the same token
         (a guest's name is held by its session: a second log-in is name_taken)."""
-        key = (self.env.get("CHAT_DATABASE_URL") or str(self.data_dir), name.casefold())
+        key = (self.env.get("CHAT_DATABASE_URL") or str(self.data_dir), unicodedata.normalize("NFC", name).casefold())
         if key not in _TOKENS:
             status, body, _ = self.request("POST", "/api/token", {"name": name})
             assert status == 200, body

@@ -87,14 +87,14 @@ class Accounts:
         wait = max(self._failures.wait(key) for key in keys)
         if wait:
             raise LoginRefused(429, "too_many_attempts", "too many failed log-ins; try again later", wait)
-        if password:
-            _check_length(password)  # before the name becomes anyone's
+        if password and self.store.password_hash(name) is None:
+            _check_length(password)  # a claim: before the name becomes anyone's
         outcome = self.store.log_in_guest(name, address, self.settings.token_lifetime, self._per_hour(address))
         if outcome[0] == "session":
             user, sid, erased = outcome[1], outcome[2], outcome[4]
             if erased:
                 self.on_erased(user)
-            return user, (self.set_password(user, password, None, sid) if password else sid)
+            return user, (self.set_password(user, password, None) if password else sid)
         user = outcome[1]
         current = self.store.password_hash(user)
         if password and current and _matches(current, password):
@@ -103,17 +103,17 @@ class Accounts:
             self._failures.take(key)
         raise LoginRefused(401, "bad_password", f"{user} is claimed: the password is wrong or missing")
 
-    def set_password(self, user, password, current_password, sid):
-        """Give `user` a password (claiming the name, or changing it); every session but
-        `sid` ends. Returns the session id to go on with."""
+    def set_password(self, user, password, current_password):
+        """Give `user` a password (claiming the name, or changing it): every session of
+        the account ends. Returns a new session's id, for the browser or client that asked."""
         _check_length(password)
         old = self.store.password_hash(user)
         self._check_password(user, old, current_password, "give current_password to change a password")
         new = _off_hub(_HASHER.hash, password)
         if not self.store.replace_password_hash(user, old, new):
             raise LoginRefused(409, "conflict", "the password changed meanwhile; log in again")
-        self.store.end_other_sessions(user, sid)
-        return sid
+        self.store.end_sessions(user)
+        return self.store.start_session(user, self.settings.token_lifetime)[0]
 
     def delete(self, user, password):
         """Erase `user`'s account (DELETE /api/account): its password, when it has one, first."""

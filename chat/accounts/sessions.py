@@ -33,12 +33,6 @@ def start_session(user, sid):
         session["sid"] = sid
 
 
-def current_session_id(chat):
-    """The session id the request's cookie or token stands on, or None."""
-    current_user(chat)
-    return request.environ.get("chat.session")
-
-
 def password_changed(chat, user, sid):
     """Close `user`'s sockets everywhere (their other sessions ended); this browser goes on under `sid`."""
     chat.router.sign_out(user)
@@ -78,5 +72,4 @@ def current_user(chat):
     if claim is not None:
         user = chat.accounts.current(*claim) if chat.settings.auth == "names" else claim[0]
     request.environ["chat.user"] = user
-    request.environ["chat.session"] = claim[1] if claim else None
     return user

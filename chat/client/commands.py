@@ -18,7 +18,14 @@ def cmd_login(args):
     """Get a token for NAME (asking for a password with --password) and save it."""
     password = getpass.getpass(f"password for {args.name}: ") if args.password else None
     config = {"server": args.server.rstrip("/")}
-    answer = http_json(config, "POST", "/api/token", {"name": args.name, "password": password})
+    try:
+        answer = http_json(config, "POST", "/api/token", {"name": args.name, "password": password})
+    except ClientError as exc:
+        if "name_taken" in str(exc):
+            raise ClientError(f"{exc}\n{args.name} is held by a guest that is logged in somewhere: log in "
+                              "there and set a password (the page's Password section), then run "
+                              f"'login {args.name} --password' here") from None
+        raise
     config.update(user=answer["user"], token=answer["token"])
     save_config(config)
     print(f"logged in as {answer['user']} until {answer['expires']}")

@@ -223,7 +223,17 @@ function startPage(root) {
     const key = keyOf(name);
     if (isOnline) online.add(key); else online.delete(key);
     if (key === keyOf(me)) return;
-    refreshEntry(conversation(key, name));
+    const conv = conversation(key, name);
+    if (!isOnline && key !== active && !conv.list.querySelector(".msg")) forget(conv);
+    else refreshEntry(conv);
+  }
+
+  // Someone never talked with leaves the sidebar when they go offline: a crowd of
+  // passers-by (or of names made to fill it) does not stay in it.
+  function forget(conv) {
+    conversations.delete(conv.key);
+    conv.button.parentElement.remove();
+    conv.list.remove();
   }
 
   function replaceOnline(names) {
@@ -245,7 +255,8 @@ function startPage(root) {
   // -- the connection -------------------------------------------------------------
 
   // The status line: the client's state in words.
-  client.on("status", ({state, transport, delay}) => {
+  client.on("status", ({state, transport, delay, code, reason}) => {
+    if (state === State.RECONNECTING && code === 1008) checkSession(reason);
     const how = transport === "sse" ? " (events)" : "";
     if (state === State.LIVE) setStatus("live", `live${how}`);
     else if (state === State.RECONNECTING) {
@@ -258,6 +269,42 @@ function startPage(root) {
   client.on("synced", () => { firstSync = false; });
   client.on("presence", (frame) => setOnline(frame.user, frame.online));
   client.on("error", (frame) => setStatus($("status").dataset.state, `error: ${frame.detail}`));
+
+  // A socket closed for policy may mean the session ended elsewhere (logged out, the
+  // password changed, the account deleted): then show the login form, saying so, and
+  // keep the draft for after the next log-in.
+  async function checkSession(reason) {
+    try {
+      const response = await fetch("/api/users", {cache: "no-store"});
+      if (response.status !== 401) return;
+    } catch (err) {
+      return;
+    }
+    client.close();
+    sessionStorage.setItem(DRAFT, $("text").value);
+    location.assign(`/?notice=${encodeURIComponent(`Your session ended (${reason || "logged out"}). Log in again; your draft is kept.`)}`);
+  }
+
+  const DRAFT = "chat-draft";
+  if (sessionStorage.getItem(DRAFT)) {
+    $("text").value = sessionStorage.getItem(DRAFT);
+    sessionStorage.removeItem(DRAFT);
+  }
+
+  // A guest's name is free for anyone once it logs out: say so first.
+  const logout = $("logout");
+  if (logout && logout.dataset.guest === "1") {
+    logout.addEventListener("submit", (event) => {
+      if (!confirm(`Once you log out, the name ${me} is free for anyone. Set a password first (under "Password") to keep it. Log out anyway?`)) {
+        event.preventDefault();
+      }
+    });
+  }
+  $("delete-account")?.addEventListener("submit", (event) => {
+    if (!confirm(`Delete the account ${me}? Your direct messages are removed for both sides and your other messages are blanked. This cannot be undone.`)) {
+      event.preventDefault();
+    }
+  });
 
   // -- the composer ---------------------------------------------------------------
 

@@ -138,9 +138,9 @@ class AccountStore:
             self.forget_name(erased)
         return erased
 
-    def end_other_sessions(self, name, keep):
-        """End every session of `name`'s account but `keep` (a password was set or changed)."""
-        self._write(self._end_other_sessions, name_key(name), keep)
+    def end_sessions(self, name):
+        """End every session of `name`'s account (a password was set or changed)."""
+        self._write(self._end_sessions, name_key(name))
 
     # -- the operations, on a connection inside the commit's transaction --
 
@@ -233,8 +233,8 @@ class AccountStore:
         return found[1]
 
     @classmethod
-    def _end_other_sessions(cls, conn, key, keep):
-        cls._run(conn, "DELETE FROM sessions WHERE key = :key AND id <> :keep", key=key, keep=keep or "")
+    def _end_sessions(cls, conn, key):
+        cls._run(conn, "DELETE FROM sessions WHERE key = :key", key=key)
 
 
 def _new_session_id():

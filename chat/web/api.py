@@ -41,8 +41,7 @@ def set_password():
     if user is None:
         return _unauthenticated()
     body = _json_body()
-    sid = chat.accounts.set_password(user, body.get("password"), body.get("current_password"),
-                                     sessions.current_session_id(chat))
+    sid = chat.accounts.set_password(user, body.get("password"), body.get("current_password"))
     sessions.password_changed(chat, user, sid)
     return _token_response(chat, user, sid)
 

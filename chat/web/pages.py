@@ -15,8 +15,9 @@ def index():
     """The chat page, or the login form when nobody is logged in."""
     chat = runtime()
     user = sessions.current_user(chat) if chat.settings.auth != "token" else None
-    return render_template("index.html", user=user, auth=chat.settings.auth,
-                           presence_limit=chat.settings.presence_limit,
+    guest = bool(user) and chat.settings.auth == "names" and chat.store.password_hash(user) is None
+    return render_template("index.html", user=user, auth=chat.settings.auth, guest=guest,
+                           presence_limit=chat.settings.presence_limit, typed_name=request.args.get("name", ""),
                            error=request.args.get("error"), notice=request.args.get("notice"))
 
 
@@ -47,8 +48,7 @@ def password():
         return _back(error="Log in first.")
     try:
         sid = chat.accounts.set_password(user, request.form.get("password", ""),
-                                         request.form.get("current_password") or None,
-                                         sessions.current_session_id(chat))
+                                         request.form.get("current_password") or None)
     except LoginRefused as exc:
         return _back(error=exc.detail)
     sessions.password_changed(chat, user, sid)

@@ -284,6 +284,47 @@ def test_a_name_claimed_on_the_page_needs_its_password(browser, server):
     other.context.close()
 
 
+def test_a_refused_login_says_why_and_keeps_the_name(browser, server):
+    """A name held by a guest online: the login form says it is in use and keeps what was typed."""
+    holder = log_in(browser, server, "held_b")
+    other = browser.new_context().new_page()
+    other.goto(server.url + "/")
+    other.fill("#name", "held_b")
+    other.click("text=Log in")
+    assert "in use" in other.inner_text("[role=alert]")
+    assert other.input_value("#name") == "held_b"
+    other.context.close()
+    holder.context.close()
+
+
+def test_a_session_ended_elsewhere_shows_the_login_form_and_keeps_the_draft(browser, server):
+    """The password changed from another session: this page says so and keeps the draft for after."""
+    first = log_in(browser, server, "ender_b")
+    first.click("summary:text('Password')")
+    first.fill("#new-password", "the first password")
+    first.click("text=Save password")
+    first.wait_for_selector("#status:text('live')")
+    second = browser.new_context().new_page()
+    second.goto(server.url + "/")
+    second.fill("#name", "ender_b")
+    second.fill("#password", "the first password")
+    second.click("text=Log in")
+    second.wait_for_selector("#status:text('live')")
+    first.fill("#text", "half a thought")
+    second.click("summary:text('Password')")
+    second.fill("#new-password", "the second password")
+    second.fill("#current-password", "the first password")
+    second.click("text=Save password")
+    first.wait_for_selector("#login [role=status]:text('session ended')")
+    first.fill("#name", "ender_b")
+    first.fill("#password", "the second password")
+    first.click("text=Log in")
+    first.wait_for_selector("#status:text('live')")
+    assert first.input_value("#text") == "half a thought"
+    first.context.close()
+    second.context.close()
+
+
 def test_the_page_falls_back_to_events_when_sockets_are_blocked(browser, server):
     """With every WebSocket cut before its hello, the page uses SSE and POST, both ways."""
     context = browser.new_context()

@@ -85,6 +85,13 @@ def test_errors_are_messages_not_tracebacks(cli):
     assert code == 1 and "404 unknown_user" in err
 
 
+def test_login_under_a_held_name_explains_what_to_do(cli, server):
+    """name_taken: the client says the name is held and suggests --password."""
+    server.token("kept_c")
+    code, _, err = cli("login", "kept_c")
+    assert code == 1 and "name_taken" in err and "--password" in err and "Traceback" not in err
+
+
 @pytest.mark.parametrize("transport", [[], ["--sse"]], ids=["socket", "sse"])
 def test_listen_prints_new_messages_and_catches_up_after_a_restart(start_server, tmp_path, transport):
     """listen prints messages as they come; across a server restart it misses none and repeats none."""
