@@ -56,6 +56,8 @@ def delete_account():
     if user is None:
         return _unauthenticated()
     body = _json_body() if request.content_length else {}
+    if not isinstance(body.get("password"), (str, type(None))):
+        return json_error(400, "bad_request", "password must be a string")
     chat.accounts.delete(user, body.get("password"))
     sessions.end_session(chat)
     return jsonify(deleted=user)

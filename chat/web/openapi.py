@@ -48,7 +48,8 @@ SCHEMAS = {
         "type": {"const": "message"}, "id": {"type": "integer", "minimum": 1},
         "from_user": {"type": "string"}, "to_user": {"type": ["string", "null"]},
         "msg": {"type": "string"}, "ts": {"type": "string", "format": "date-time"},
-        "cid": {"type": "string", "description": "only on the sender's acknowledgement"}}},
+        "cid": {"type": "string", "description": "only on the sender's acknowledgement"},
+        "deleted": {"const": True, "description": "only on a deleted message, whose msg is empty"}}},
     "Token": {"type": "object", "required": ["token", "user", "expires"], "properties": {
         "token": {"type": "string"}, "user": {"type": "string"},
         "expires": {"type": "string", "format": "date-time"}}},
@@ -67,7 +68,15 @@ PATHS = {
         "requestBody": _body({"password": PASSWORD,
                               "current_password": {"type": "string"}}, ["password"]),
         "responses": {"200": _json(_ref("Token"), "a new token; older sessions and tokens end"),
-                      **_errors(400, 401, 403, 409, 413, 415)}}},
+                      **_errors(400, 401, 403, 409, 413, 415, 429)}}},
+    "/api/account": {"delete": {
+        "summary": "Erase the caller's account: its direct messages, its group messages' text, its sessions",
+        "security": CALLER,
+        "requestBody": {"required": False, "content": {"application/json": {"schema": {
+            "type": "object", "properties": {"password": {"type": "string"}}}}}},
+        "responses": {"200": _json({"type": "object", "required": ["deleted"], "properties": {
+            "deleted": {"type": "string"}}}, "the account is erased; its name is free"),
+            **_errors(400, 401, 403, 413, 429)}}},
     "/api/messages": {
         "get": {
             "summary": "The newest visible messages of one conversation before an id, oldest first",

@@ -7,8 +7,9 @@ from pathlib import Path
 from liveserver import UNLIMITED, timeout
 
 # An endless stream cannot be fuzzed request by request (tests/test_http_api.py covers it),
-# and /api/password would claim the fuzzing user's name and end its token (test_security.py).
-EXCLUDED = ("/events/{username}", "/api/password")
+# /api/password would claim the fuzzing user's name and end its token (test_security.py), and
+# /api/account would erase it (tests/web/test_accounts.py).
+EXCLUDED = ("/events/{username}", "/api/password", "/api/account")
 
 
 def test_every_documented_path_exists(server):
