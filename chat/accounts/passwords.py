@@ -10,8 +10,8 @@ a password ends every other session of the account.
 
 import hashlib
 
-import gevent
 from gevent.lock import BoundedSemaphore
+from gevent.threadpool import ThreadPool
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -29,6 +29,9 @@ _HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 HASHES_AT_ONCE = 2
 HASH_QUEUE_SECONDS = 5.0  # a log-in waits this long for its turn, then is refused 429
 _HASHING = BoundedSemaphore(HASHES_AT_ONCE)
+# Threads of their own: each thread's malloc arena keeps the 19 MiB it hashed with, so
+# hashes spread over the hub's whole pool would pin that much in every one of its threads.
+_hash_threads = []
 
 
 def stamp_of(password_hash):
@@ -40,7 +43,9 @@ def _off_hub(function, *args):
     if not _HASHING.acquire(timeout=HASH_QUEUE_SECONDS):
         raise LoginRefused(429, "busy", "too many log-ins at once; try again shortly", 1)
     try:
-        return gevent.get_hub().threadpool.apply(function, args)
+        if not _hash_threads:
+            _hash_threads.append(ThreadPool(HASHES_AT_ONCE))  # made on first use: after gunicorn's fork
+        return _hash_threads[0].apply(function, args)
     finally:
         _HASHING.release()
 
