@@ -10,10 +10,10 @@ a password ends every other session of the account.
 
 import hashlib
 
-from gevent.lock import BoundedSemaphore
-from gevent.threadpool import ThreadPool
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from gevent.lock import BoundedSemaphore
+from gevent.threadpool import ThreadPool
 
 from ..delivery.rate_limits import TokenBuckets
 from ..errors import LoginRefused
