@@ -35,11 +35,9 @@ def issue_token():
 def set_password():
     """Claim the caller's name with `password`, or change it (`current_password`)."""
     chat = runtime()
-    if chat.settings.auth != "names":
-        return json_error(403, "forbidden", "passwords exist only when CHAT_AUTH=names")
-    user = sessions.current_user(chat)
-    if user is None:
-        return _unauthenticated()
+    user, refusal = _account_holder(chat)
+    if refusal:
+        return refusal
     body = _json_body()
     sid = chat.accounts.set_password(user, body.get("password"), body.get("current_password"))
     sessions.password_changed(chat, user, sid)
@@ -50,17 +48,23 @@ def set_password():
 def delete_account():
     """Erase the caller's account (`{"password"}` when it has one): see docs/api.md."""
     chat = runtime()
-    if chat.settings.auth != "names":
-        return json_error(403, "forbidden", "accounts are deleted here only when CHAT_AUTH=names")
-    user = sessions.current_user(chat)
-    if user is None:
-        return _unauthenticated()
+    user, refusal = _account_holder(chat)
+    if refusal:
+        return refusal
     body = _json_body() if request.content_length else {}
     if not isinstance(body.get("password"), (str, type(None))):
         return json_error(400, "bad_request", "password must be a string")
     chat.accounts.delete(user, body.get("password"))
     sessions.end_session(chat)
     return jsonify(deleted=user)
+
+
+def _account_holder(chat):
+    """(the caller, None) for an operation on the caller's own account; (None, the refusal)."""
+    if chat.settings.auth != "names":
+        return None, json_error(403, "forbidden", "passwords and accounts are managed here only when CHAT_AUTH=names")
+    user = sessions.current_user(chat)
+    return (user, None) if user else (None, _unauthenticated())
 
 
 def _body_text():

@@ -43,10 +43,8 @@ def login():
 def password():
     """Claim the logged-in name with a password, or change it (form post)."""
     chat = runtime()
-    user = sessions.current_user(chat) if chat.settings.auth == "names" else None
-    if user is None:
-        return _back(error="Log in first.")
     try:
+        user = _account_holder(chat)
         sid = chat.accounts.set_password(user, request.form.get("password", ""),
                                          request.form.get("current_password") or None)
     except LoginRefused as exc:
@@ -66,15 +64,21 @@ def logout():
 def delete_account():
     """Erase the logged-in account (form post, after the page's confirmation)."""
     chat = runtime()
-    user = sessions.current_user(chat) if chat.settings.auth == "names" else None
-    if user is None:
-        return _back(error="Log in first.")
     try:
+        user = _account_holder(chat)
         chat.accounts.delete(user, request.form.get("password") or None)
     except LoginRefused as exc:
         return _back(error=exc.detail)
     sessions.end_session(chat)
     return _back(notice=f"The account {user} is deleted.")
+
+
+def _account_holder(chat):
+    """The logged-in user, for an operation on their own account (names mode); else LoginRefused."""
+    user = sessions.current_user(chat) if chat.settings.auth == "names" else None
+    if user is None:
+        raise LoginRefused(401, "unauthenticated", "Log in first.")
+    return user
 
 
 def _back(**message):

@@ -264,18 +264,33 @@ def test_markup_in_messages_shows_as_text_and_runs_nothing(browser, server, payl
     assert dialogs == []
 
 
+def submit_login(browser, server, user, password=None):
+    """A fresh browser context's page with the login form sent for `user` (no wait for live)."""
+    page = browser.new_context().new_page()
+    page.goto(server.url + "/")
+    page.fill("#name", user)
+    if password:
+        page.fill("#password", password)
+    page.click("text=Log in")
+    return page
+
+
+def set_password(page, new, current=None):
+    """Save a password from the chat page's Password form."""
+    page.click("summary:text('Password')")
+    page.fill("#new-password", new)
+    if current:
+        page.fill("#current-password", current)
+    page.click("text=Save password")
+
+
 def test_a_name_claimed_on_the_page_needs_its_password(browser, server):
     """Set a password from the chat page; a later login without it is refused, with it let in."""
     page = log_in(browser, server, "claimer_b")
-    page.click("summary:text('Password')")
-    page.fill("#new-password", "a long enough password")
-    page.click("text=Save password")
+    set_password(page, "a long enough password")
     page.wait_for_selector("[role=status]:text('needs this password')")
     page.context.close()
-    other = browser.new_context().new_page()
-    other.goto(server.url + "/")
-    other.fill("#name", "claimer_b")
-    other.click("text=Log in")
+    other = submit_login(browser, server, "claimer_b")
     assert "wrong or missing" in other.inner_text("[role=alert]")
     other.fill("#name", "claimer_b")
     other.fill("#password", "a long enough password")
@@ -287,10 +302,7 @@ def test_a_name_claimed_on_the_page_needs_its_password(browser, server):
 def test_a_refused_login_says_why_and_keeps_the_name(browser, server):
     """A name held by a guest online: the login form says it is in use and keeps what was typed."""
     holder = log_in(browser, server, "held_b")
-    other = browser.new_context().new_page()
-    other.goto(server.url + "/")
-    other.fill("#name", "held_b")
-    other.click("text=Log in")
+    other = submit_login(browser, server, "held_b")
     assert "in use" in other.inner_text("[role=alert]")
     assert other.input_value("#name") == "held_b"
     other.context.close()
@@ -300,21 +312,12 @@ def test_a_refused_login_says_why_and_keeps_the_name(browser, server):
 def test_a_session_ended_elsewhere_shows_the_login_form_and_keeps_the_draft(browser, server):
     """The password changed from another session: this page says so and keeps the draft for after."""
     first = log_in(browser, server, "ender_b")
-    first.click("summary:text('Password')")
-    first.fill("#new-password", "the first password")
-    first.click("text=Save password")
+    set_password(first, "the first password")
     first.wait_for_selector("#status:text('live')")
-    second = browser.new_context().new_page()
-    second.goto(server.url + "/")
-    second.fill("#name", "ender_b")
-    second.fill("#password", "the first password")
-    second.click("text=Log in")
+    second = submit_login(browser, server, "ender_b", "the first password")
     second.wait_for_selector("#status:text('live')")
     first.fill("#text", "half a thought")
-    second.click("summary:text('Password')")
-    second.fill("#new-password", "the second password")
-    second.fill("#current-password", "the first password")
-    second.click("text=Save password")
+    set_password(second, "the second password", "the first password")
     first.wait_for_selector("#login [role=status]:text('session ended')")
     first.fill("#name", "ender_b")
     first.fill("#password", "the second password")
