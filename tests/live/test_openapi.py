@@ -8,7 +8,7 @@ from liveserver import UNLIMITED, timeout
 
 # An endless stream cannot be fuzzed request by request (tests/test_http_api.py covers it),
 # /api/password would claim the fuzzing user's name and end its token (test_security.py), and
-# /api/account would erase it (tests/web/test_accounts.py).
+# /api/account would erase it (tests/web/test_account_views.py).
 EXCLUDED = ("/events/{username}", "/api/password", "/api/account")
 
 
