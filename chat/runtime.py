@@ -1,11 +1,11 @@
 """The composition root: the parts of one server process, built from the settings, started and stopped."""
 
-import ipaddress
 import logging
 
 from .accounts.passwords import Accounts
 from .accounts.tokens import Tokens
 from .delivery import broker as brokers
+from .delivery.address_limits import AddressLimits
 from .delivery.presence import LocalPresence, RedisPresence
 from .delivery.registry import Registry
 from .delivery.router import Router
@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 
 class Runtime:
-    """Everything a request handler needs: settings, store, router, tokens, accounts, keepalive.
+    """Everything a request handler needs: settings, store, router, limits, tokens, accounts, keepalive.
 
     Building it opens the store and connects to Redis; `start()` starts the background
     greenlets (the log follower, the broker's listener, presence, pruning) and `stop()`
@@ -34,9 +34,10 @@ class Runtime:
             self.broker, presence = brokers.RedisBroker(client), RedisPresence(client, self.registry)
         else:
             self.broker, presence = brokers.LocalBroker(), LocalPresence(self.registry)
-        self.router = Router(settings, self.store, self.registry, self.broker, presence)
+        self.limits = AddressLimits(settings)
+        self.router = Router(settings, self.store, self.registry, self.broker, presence, self.limits)
         self.tokens = Tokens(secret_key, settings.token_lifetime)
-        self.accounts = Accounts(self.store, settings, _accounts_per_hour(settings))
+        self.accounts = Accounts(self.store, settings, self.limits.accounts_per_hour)
         self.accounts.on_erased = self.router.account_erased
         self.keepalive = Keepalive(settings.ping_interval, settings.idle_timeout)
         self.pruner = Pruner(self.store, settings.retention_days) if settings.retention_days else None
@@ -79,13 +80,3 @@ def _open_store(settings):
         return PostgresStore(settings.database_url)
     return SqliteStore(settings.database_path)
 
-
-def _accounts_per_hour(settings):
-    """An address's limit on new accounts an hour (CHAT_ACCOUNTS_PER_ADDRESS), None for loopback."""
-    def per_hour(address):
-        try:
-            exempt = ipaddress.ip_address(address or "").is_loopback
-        except ValueError:
-            exempt = False
-        return None if exempt else settings.accounts_per_address
-    return per_hour

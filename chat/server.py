@@ -32,7 +32,7 @@ def serve(app):
     settings = runtime.settings
     raise_open_files_limit()
     tune_garbage_collector()
-    server = WSGIServer((settings.host, settings.port), app, handler_class=ChatHandler)
+    server = WSGIServer((settings.host, settings.port), app, handler_class=ChatHandler.configured(settings))
     server.start()
     # Like gunicorn's listener: accepted sockets inherit TCP_NODELAY. Chat frames are small
     # and each one is news; Nagle's algorithm would hold one back until the peer acknowledges

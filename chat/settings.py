@@ -4,6 +4,7 @@ Every value is cast and checked here; a malformed one raises SettingsError
 naming the variable, so the server never starts half-configured.
 """
 
+import ipaddress
 import os
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -73,6 +74,19 @@ def _origins(name, raw):
     return origins
 
 
+def _networks(name, raw):
+    networks = []
+    for part in (p.strip() for p in raw.split(",") if p.strip()):
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise SettingsError(f"{name}: {part!r} is not an address or a network like 10.0.0.0/8") from None
+    return tuple(networks)
+
+
+LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1"))
+
+
 @dataclass(frozen=True)
 class Settings:
     """Typed settings; field metadata holds the variable, its default and its cast."""
@@ -102,6 +116,11 @@ class Settings:
     retention_days: float = 0.0
     presence_limit: int = 1000
     accounts_per_address: int = 10
+    limit_exempt: tuple = LOOPBACK
+    max_connections_per_address: int = 200
+    address_rate_per_second: float = 60.0
+    address_rate_burst: int = 120
+    header_timeout: float = 10.0
 
     @property
     def postgresql(self):
@@ -143,6 +162,11 @@ SPEC = (
     ("CHAT_RETENTION_DAYS", "retention_days", _positive),
     ("CHAT_PRESENCE_LIMIT", "presence_limit", _int(0)),
     ("CHAT_ACCOUNTS_PER_ADDRESS", "accounts_per_address", _int(1)),
+    ("CHAT_LIMIT_EXEMPT", "limit_exempt", _networks),
+    ("CHAT_MAX_CONNECTIONS_PER_ADDRESS", "max_connections_per_address", _int(1)),
+    ("CHAT_ADDRESS_RATE_PER_SECOND", "address_rate_per_second", _positive),
+    ("CHAT_ADDRESS_RATE_BURST", "address_rate_burst", _int(1)),
+    ("CHAT_HEADER_TIMEOUT", "header_timeout", _positive),
 )
 
 
@@ -152,7 +176,7 @@ def from_environ(environ=None):
     values = {}
     for variable, field, cast in SPEC:
         raw = environ.get(variable)
-        if raw is not None and (raw.strip() or field in ("secret_key", "allowed_origins")):
+        if raw is not None and (raw.strip() or field in ("secret_key", "allowed_origins", "limit_exempt")):
             values[field] = cast(variable, raw.strip())
     settings = Settings(**values)
     if settings.idle_timeout <= settings.ping_interval:

@@ -42,3 +42,15 @@ def test_the_readme_lists_every_setting():
     listed = set(re.findall(r"^\|\s*`(CHAT_[A-Z_]+)`", readme, re.MULTILINE))
     listed |= set(re.findall(r"^\|\s*`CHAT_[A-Z_]+`, `(CHAT_[A-Z_]+)`", readme, re.MULTILINE))
     assert {variable for variable, _, _ in settings.SPEC} <= listed
+
+
+def test_limit_exempt_takes_networks_or_nothing():
+    """CHAT_LIMIT_EXEMPT: loopback by default, a list of addresses and networks, empty for none."""
+    assert [str(n) for n in settings.from_environ({}).limit_exempt] == ["127.0.0.0/8", "::1/128"]
+    listed = settings.from_environ({"CHAT_LIMIT_EXEMPT": "10.1.2.3, 192.168.0.0/16,2001:db8::/32"})
+    assert [str(n) for n in listed.limit_exempt] == ["10.1.2.3/32", "192.168.0.0/16", "2001:db8::/32"]
+    assert settings.from_environ({"CHAT_LIMIT_EXEMPT": ""}).limit_exempt == ()
+    with pytest.raises(SettingsError, match="CHAT_LIMIT_EXEMPT: 'localhost'"):
+        settings.from_environ({"CHAT_LIMIT_EXEMPT": "127.0.0.1,localhost"})
+    with pytest.raises(SettingsError, match="CHAT_HEADER_TIMEOUT"):
+        settings.from_environ({"CHAT_HEADER_TIMEOUT": "0"})

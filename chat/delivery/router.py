@@ -7,6 +7,7 @@ the audience's connections here (fanout.py). The sender's connection gets its
 copy with the `cid`: the acknowledgement.
 """
 
+import collections
 import functools
 import logging
 import os
@@ -18,6 +19,7 @@ from ..errors import FrameRejected, TooManyConnections
 from ..protocol import client_frames, server_frames
 from ..protocol.names import name_key
 from ..protocol.outgoing import Outgoing
+from .address_limits import NOT_HELD, AddressLimits
 from .fanout import Fanout
 from .greeting import Greeting
 from .log_follower import LogFollower
@@ -34,7 +36,8 @@ SIGNED_OUT = "the password changed: log in again"
 class Router:
     """The chat logic of one process: connections, messages, and the events between processes."""
 
-    def __init__(self, settings, store, registry, broker, presence):  # pylint: disable=too-many-arguments
+    # pylint: disable-next=too-many-arguments
+    def __init__(self, settings, store, registry, broker, presence, limits=None):
         self.settings = settings
         self.store = store
         self.registry = registry
@@ -44,8 +47,9 @@ class Router:
         self._node = os.urandom(6).hex()
         # (sender key, cid) -> the connection waiting for that message's acknowledgement.
         self._acks = {}
-        # One bucket per user, shared by all of the user's connections here.
+        # One bucket per user, shared by all of the user's connections here; and one per address.
         self._rate = TokenBuckets(settings.rate_per_second, settings.rate_burst)
+        self.limits = limits or AddressLimits(settings)
         self.follower = LogFollower(store, self._deliver_message)
         self._fanout = Fanout()
         self._greeting = Greeting(store, presence, self._fanout)
@@ -66,10 +70,13 @@ class Router:
 
     # -- connections ------------------------------------------------------
 
-    def serve(self, user, ws, since=None):
-        """Greet one accepted socket for `user`, then take its frames as they come."""
+    def serve(self, user, ws, since=None, held=NOT_HELD):
+        """Greet one accepted socket for `user`, then take its frames as they come.
+
+        `held` is its place among its address's connections (AddressLimits.hold_connection).
+        """
         try:
-            user = self.open(user, ws, since)
+            user = self.open(user, ws, since, held)
         except TooManyConnections as exc:
             ws.close(1008, str(exc))
             ws.receive()  # wait for the peer's close
@@ -78,19 +85,25 @@ class Router:
         # next one is read while they commit: a connection keeps up to PIPELINE messages
         # in flight, so one sender is not held to one message per fsync.
         in_flight = BoundedSemaphore(PIPELINE)
-        ws.listen(functools.partial(self._take_frame, user, ws, in_flight),
-                  functools.partial(self._try_frame_now, user, ws, in_flight))
+        sender = _Sender(user, held.address)
+        ws.listen(functools.partial(self._take_frame, sender, ws, in_flight),
+                  functools.partial(self._try_frame_now, sender, ws, in_flight))
 
-    def open(self, user, conn, since=None):
+    def open(self, user, conn, since=None, held=NOT_HELD):
         """Register a connection (socket or event stream) and greet it; return the display name.
 
+        `held` is released when the connection closes, or at once when it does not open.
         Raises TooManyConnections past the per-user limit.
         """
-        user = self.store.remember_user(user)
-        first = self.registry.add(user, conn)
+        try:
+            user = self.store.remember_user(user)
+            first = self.registry.add(user, conn)
+        except BaseException:
+            held.release()
+            raise
         self._fanout.hold(conn)  # from now on, deliveries wait for the greeting's backlog
         metrics.CONNECTIONS.labels(conn.transport).inc()
-        conn.on_close = lambda closed: self._disconnected(user, closed)
+        conn.on_close = lambda closed: self._disconnected(user, closed, held)
         announce = first and self.presence.join(user)
         self._greeting.greet(user, conn, since)
         if announce:
@@ -101,7 +114,8 @@ class Router:
     def _origin(self, conn):
         return f"{self._node}/{id(conn)}"
 
-    def _disconnected(self, user, conn):
+    def _disconnected(self, user, conn, held):
+        held.release()
         self._fanout.forget(conn)
         metrics.CONNECTIONS.labels(conn.transport).dec()
         if self.registry.remove(user, conn) and self.presence.leave(user):
@@ -109,13 +123,13 @@ class Router:
 
     # -- frames from a socket ---------------------------------------------
 
-    def _take_frame(self, user, ws, in_flight, data):
+    def _take_frame(self, sender, ws, in_flight, data):
         """A frame from the socket's reader greenlet: check it and queue it, waiting if need be."""
         message = self._parse(ws, data)
         if message is not None:
-            self._queue(user, ws, in_flight, message)
+            self._queue(sender, ws, in_flight, message)
 
-    def _try_frame_now(self, user, ws, in_flight, data):
+    def _try_frame_now(self, sender, ws, in_flight, data):
         """The same from the gevent loop itself, which must not wait: False, having done
         nothing, when it would have to (for a slot among the messages in flight, or for
         the database to say who the recipient is); the reader then takes the frame."""
@@ -123,7 +137,7 @@ class Router:
         if message is not None:
             if in_flight.locked() or not self.store.knows(message.to_user):
                 return False
-            self._queue(user, ws, in_flight, message)
+            self._queue(sender, ws, in_flight, message)
         return True
 
     def _parse(self, ws, data):
@@ -137,11 +151,11 @@ class Router:
             self._refuse(ws, exc.code, exc.detail, exc.cid)
             return None
 
-    def _queue(self, user, ws, in_flight, message):
+    def _queue(self, sender, ws, in_flight, message):
         in_flight.acquire()
         try:
-            ack = _ack_key(user, message, ws)
-            self._admit(user, message, ws, ack, _Stored(self, user, message, ws, ack, in_flight))
+            ack = _ack_key(sender.user, message, ws)
+            self._admit(sender, message, ws, ack, _Stored(self, sender.user, message, ws, ack, in_flight))
         except FrameRejected as exc:
             in_flight.release()
             self._refuse(ws, exc.code, exc.detail, exc.cid)
@@ -153,14 +167,15 @@ class Router:
 
     # -- messages ---------------------------------------------------------
 
-    def accept(self, user, message, origin=None):
-        """Store `message` from `user` and publish it; the log follower acknowledges it to `origin`.
+    def accept(self, user, message, origin=None, address=None):
+        """Store `message` from `user` at client `address` and publish it; the log follower
+        acknowledges it to `origin`.
 
-        Raises FrameRejected past the user's rate or for an unknown recipient.
+        Raises FrameRejected past the user's or the address's rate, or for an unknown recipient.
         Returns (stored record, created): not created when the cid was seen before.
         """
         ack = _ack_key(user, message, origin)
-        queued = self._admit(user, message, origin, ack)
+        queued = self._admit(_Sender(user, address), message, origin, ack)
         try:
             record, created = queued.get()
         except BaseException:
@@ -169,16 +184,14 @@ class Router:
         self._stored(message, origin, ack, record, created)
         return record, created
 
-    def _admit(self, user, message, origin, ack, outcome=None):  # pylint: disable=too-many-arguments
-        """Check the rate and the recipient, then queue the write; return where its outcome goes.
+    def _admit(self, sender, message, origin, ack, outcome=None):  # pylint: disable=too-many-arguments
+        """Check the rates and the recipient, then queue the write; return where its outcome goes.
 
         `ack` is what `origin` waits on (see _ack_key); `outcome` is as for
         Store.queue_message.
         """
-        if not self._rate.take(name_key(user)):
-            raise FrameRejected("rate_limited", f"at most {self.settings.rate_per_second:g} messages a second; "
-                                "slow down", message.cid)
-        to_user = None
+        self._take_rate(sender, message.cid)
+        user, to_user = sender.user, None
         if message.to_user is not None:
             to_user = self.store.display_name(message.to_user)
             if to_user is None:
@@ -186,6 +199,18 @@ class Router:
         if ack:
             self._acks[ack] = origin  # before the commit: the follower may deliver right after it
         return self.store.queue_message(user, to_user, message.msg, message.cid, outcome)
+
+    def _take_rate(self, sender, cid):
+        """Count one stored event against the sender's bucket and its address's; FrameRejected
+        (and nothing counted) when either is empty."""
+        key = name_key(sender.user)
+        if self._rate.wait(key):
+            raise FrameRejected("rate_limited", f"at most {self.settings.rate_per_second:g} messages a second; "
+                                "slow down", cid)
+        if not self.limits.take_event(sender.address):
+            raise FrameRejected("rate_limited", f"at most {self.settings.address_rate_per_second:g} messages a "
+                                "second from one address, all its users together; slow down", cid)
+        self._rate.take(key)
 
     def _stored(self, message, origin, ack, record, created):  # pylint: disable=too-many-arguments
         """The commit is done: publish a new message, or acknowledge a repeated one."""
@@ -273,6 +298,12 @@ class Router:
         """Close every local connection (a restart: clients reconnect with `since`)."""
         for conn in self.registry.all_sockets():
             conn.close(code, reason)
+
+
+class _Sender(collections.namedtuple("_Sender", "user address")):
+    """Who sends: the display name, and the client address its limits count against."""
+
+    __slots__ = ()
 
 
 def _ack_key(user, message, origin):

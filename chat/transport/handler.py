@@ -8,6 +8,7 @@ import base64
 import binascii
 import re
 
+import gevent
 import gevent.socket
 import orjson
 from gevent.pywsgi import WSGIHandler
@@ -41,10 +42,47 @@ def json_error_body(code, detail):
     return orjson.dumps({"error": {"code": code, "detail": detail}})
 
 
+class HeadersTooSlow(TimeoutError):
+    """A request's line and headers took longer than CHAT_HEADER_TIMEOUT."""
+
+
 class ChatHandler(WebSocketHandler):
-    """gevent's WSGI handler with a strict handshake and an application-driven accept."""
+    """gevent's WSGI handler with a strict handshake, an application-driven accept and a
+    deadline for each request's headers."""
 
     MessageClass = RequestHeaders  # headers read without the email parser
+    header_timeout = 10.0  # CHAT_HEADER_TIMEOUT; see configured()
+    _headers_due = None
+
+    @classmethod
+    def configured(cls, settings):
+        """This handler with the deadline of `settings` (CHAT_HEADER_TIMEOUT)."""
+        return type(cls.__name__, (cls,), {"header_timeout": settings.header_timeout})
+
+    def handle_one_request(self):
+        """Read and answer one request; close the connection when its headers are not all in
+        within header_timeout of the connection opening or the previous response ending
+        (a slowloris client would otherwise hold a greenlet and a socket for ever)."""
+        self._headers_due = gevent.Timeout.start_new(self.header_timeout, HeadersTooSlow)
+        try:
+            return super().handle_one_request()
+        except HeadersTooSlow:
+            return None  # read_requestline raised it: the connection closes
+        finally:
+            self._headers_due.close()
+
+    def read_request(self, raw_requestline):
+        """Parse the request line and read the headers; the deadline ends with them."""
+        try:
+            return super().read_request(raw_requestline)
+        finally:
+            self._headers_due.close()
+
+    def _handle_client_error(self, ex):
+        if isinstance(ex, HeadersTooSlow):
+            self.close_connection = True
+            return None  # no answer: the client was too slow to be owed one
+        return super()._handle_client_error(ex)
 
     def get_environ(self):
         """The WSGI environ, with the raw socket for event streams."""

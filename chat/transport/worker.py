@@ -11,6 +11,13 @@ class ChatWorker(GeventWebSocketWorker):
 
     wsgi_handler = ChatHandler
 
+    def load_wsgi(self):
+        """Load the app, then take the handler's settings from it (before any server starts)."""
+        super().load_wsgi()
+        app = getattr(self, "wsgi", None)  # None: gunicorn's --reload kept a syntax error for later
+        if app is not None:
+            self.wsgi_handler = ChatHandler.configured(app.extensions["chat"].settings)
+
     def handle_exit(self, sig, frame):
         """SIGTERM (a stop, or the old workers of a HUP): close every socket with 1001.
 

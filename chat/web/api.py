@@ -130,7 +130,7 @@ def post_message():
         return json_error(415, "unsupported_media_type", "send the message as Content-Type: application/json")
     message = client_frames.parse_client_frame(_body_text(), chat.settings.max_message_chars)
     try:
-        record, created = chat.router.accept(chat.store.remember_user(user), message)
+        record, created = chat.router.accept(chat.store.remember_user(user), message, address=request.remote_addr)
     except StoreUnavailable:
         return json_error(503, "storage_failed", STORAGE_FAILED)
     return jsonify(server_frames.message(record, message.cid)), 201 if created else 200

@@ -6,7 +6,7 @@ from ..accounts.handshake import check_opening
 from ..errors import TooManyConnections
 from ..protocol.client_frames import MAX_ID, parse_whole
 from ..transport.event_stream import EventStream
-from .helpers import json_error, runtime
+from .helpers import hold_connection, json_error, runtime
 
 bp = Blueprint("events", __name__)
 
@@ -26,10 +26,13 @@ def event_stream(username):
         since = parse_whole(resume, 0, MAX_ID)
     except ValueError as exc:
         return json_error(400, "bad_since", f"Last-Event-ID or since: {exc}")
+    held, refusal = hold_connection(chat)
+    if refusal:
+        return refusal
     settings = chat.settings
     stream = EventStream(request.environ.get("chat.socket"), settings.max_queue_bytes, settings.sse_heartbeat)
     try:
-        chat.router.open(name, stream, since)
+        chat.router.open(name, stream, since, held)
     except TooManyConnections as exc:
         stream.close()
         return json_error(429, "too_many_connections", str(exc))

@@ -4,7 +4,7 @@ from flask import Blueprint, Response, abort, request
 
 from ..accounts.handshake import check_opening, origin_allowed
 from ..protocol.client_frames import MAX_ID, parse_whole
-from .helpers import json_error, runtime
+from .helpers import hold_connection, json_error, runtime
 
 bp = Blueprint("sockets", __name__)
 
@@ -32,8 +32,15 @@ def chat_socket(username):
         since = parse_whole(request.args.get("since"), 0, MAX_ID)
     except ValueError as exc:
         return json_error(400, "bad_since", f"since: {exc}")
-    _accept(ws, chat.settings, chat.keepalive)
-    chat.router.serve(name, ws, since)
+    held, refusal = hold_connection(chat)
+    if refusal:
+        return refusal
+    try:
+        _accept(ws, chat.settings, chat.keepalive)
+    except BaseException:
+        held.release()
+        raise
+    chat.router.serve(name, ws, since, held)
     return Response(status=204)
 
 
