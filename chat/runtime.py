@@ -39,6 +39,7 @@ class Runtime:
         self.tokens = Tokens(secret_key, settings.token_lifetime)
         self.accounts = Accounts(self.store, settings, self.limits.accounts_per_hour)
         self.accounts.on_erased = self.router.account_erased
+        self.accounts.on_logged_out = self.router.session_ended
         self.keepalive = Keepalive(settings.ping_interval, settings.idle_timeout)
         self.pruner = Pruner(self.store, settings.retention_days) if settings.retention_days else None
 

@@ -77,6 +77,7 @@ class Accounts:
         self.check_passwords = settings.auth == "names"  # open mode: anyone is anyone
         self._per_hour = accounts_per_hour_for  # an address's limit on new accounts (None: none)
         self.on_erased = lambda user: None  # the runtime tells every worker and host
+        self.on_logged_out = lambda user, sid: None  # likewise, to close the session's sockets
         # Failed attempts, counted per name and per address; when either runs dry
         # every attempt is refused until it refills, the right password included.
         per_minute = settings.login_attempts_per_minute
@@ -131,11 +132,14 @@ class Accounts:
         self.on_erased(user)
         return erased
 
-    def log_out(self, sid):
-        """End session `sid`; a guest left with no session is erased (its name is free)."""
+    def log_out(self, user, sid):
+        """End `user`'s session `sid` and close its sockets; a guest left with no session
+        is erased (its name is free)."""
         erased = self.store.end_session(sid)
         if erased:
             self.on_erased(erased)
+        else:
+            self.on_logged_out(user, sid)
 
     def _check_password(self, user, password_hash, given, detail):
         if password_hash is not None and not (isinstance(given, str) and given and _matches(password_hash, given)):

@@ -42,10 +42,10 @@ def password_changed(chat, user, sid):
 
 def end_session(chat):
     """Log the browser out, ending its session on the server (every worker and host)."""
-    sid = session.get("sid")
+    user, sid = session.get("user"), session.get("sid")
     session.clear()
     if sid and chat.settings.auth == "names":
-        chat.accounts.log_out(sid)
+        chat.accounts.log_out(user, sid)
 
 
 def _claim(tokens, mode):
@@ -72,4 +72,10 @@ def current_user(chat):
     if claim is not None:
         user = chat.accounts.current(*claim) if chat.settings.auth == "names" else claim[0]
     request.environ["chat.user"] = user
+    request.environ["chat.session"] = claim[1] if user is not None else None
     return user
+
+
+def current_session():
+    """The session id the current request stands on (after current_user); None for none."""
+    return request.environ.get("chat.session")

@@ -47,6 +47,8 @@ class Router:
         self._node = os.urandom(6).hex()
         # (sender key, cid) -> the connection waiting for that message's acknowledgement.
         self._acks = {}
+        # session id -> its connections here, closed when the session ends (a log-out).
+        self._sessions = collections.defaultdict(set)
         # One bucket per user, shared by all of the user's connections here; and one per address.
         self._rate = TokenBuckets(settings.rate_per_second, settings.rate_burst)
         self.limits = limits or AddressLimits(settings)
@@ -70,13 +72,14 @@ class Router:
 
     # -- connections ------------------------------------------------------
 
-    def serve(self, user, ws, since=None, held=NOT_HELD):
+    def serve(self, user, ws, since=None, held=NOT_HELD, session=None):  # pylint: disable=too-many-arguments
         """Greet one accepted socket for `user`, then take its frames as they come.
 
-        `held` is its place among its address's connections (AddressLimits.hold_connection).
+        `held` is its place among its address's connections (AddressLimits.hold_connection);
+        `session` the session id it was opened with, if any.
         """
         try:
-            user = self.open(user, ws, since, held)
+            user = self.open(user, ws, since, held, session)
         except TooManyConnections as exc:
             ws.close(1008, str(exc))
             ws.receive()  # wait for the peer's close
@@ -89,11 +92,12 @@ class Router:
         ws.listen(functools.partial(self._take_frame, sender, ws, in_flight),
                   functools.partial(self._try_frame_now, sender, ws, in_flight))
 
-    def open(self, user, conn, since=None, held=NOT_HELD):
+    def open(self, user, conn, since=None, held=NOT_HELD, session=None):  # pylint: disable=too-many-arguments
         """Register a connection (socket or event stream) and greet it; return the display name.
 
-        `held` is released when the connection closes, or at once when it does not open.
-        Raises TooManyConnections past the per-user limit.
+        `held` is released when the connection closes, or at once when it does not open;
+        the connection closes when `session` ends. Raises TooManyConnections past the
+        per-user limit.
         """
         try:
             user = self.store.remember_user(user)
@@ -103,7 +107,9 @@ class Router:
             raise
         self._fanout.hold(conn)  # from now on, deliveries wait for the greeting's backlog
         metrics.CONNECTIONS.labels(conn.transport).inc()
-        conn.on_close = lambda closed: self._disconnected(user, closed, held)
+        conn.on_close = lambda closed: self._disconnected(user, closed, held, session)
+        if session is not None:
+            self._sessions[session].add(conn)
         announce = first and self.presence.join(user)
         self._greeting.greet(user, conn, since)
         if announce:
@@ -114,8 +120,13 @@ class Router:
     def _origin(self, conn):
         return f"{self._node}/{id(conn)}"
 
-    def _disconnected(self, user, conn, held):
+    def _disconnected(self, user, conn, held, session):  # pylint: disable=too-many-arguments
         held.release()
+        if session is not None:
+            conns = self._sessions.get(session, ())
+            conns.discard(conn)
+            if not conns:
+                self._sessions.pop(session, None)
         self._fanout.forget(conn)
         metrics.CONNECTIONS.labels(conn.transport).dec()
         if self.registry.remove(user, conn) and self.presence.leave(user):
@@ -235,7 +246,9 @@ class Router:
         elif event["kind"] == "signed_out":
             if event.get("erased"):
                 self.store.forget_name(event["user"])
-            for conn in list(self.registry.sockets_of(event["user"])):
+            ended = event.get("session")
+            conns = self._sessions.get(ended, ()) if ended else self.registry.sockets_of(event["user"])
+            for conn in list(conns):
                 conn.close(1008, event.get("reason", SIGNED_OUT))
         elif event["kind"] == "presence":
             outgoing = Outgoing.of(server_frames.presence(event["user"], event["online"]))
@@ -287,6 +300,10 @@ class Router:
     def sign_out(self, user):
         """Close every connection of `user`, on every worker: its sessions just ended."""
         self.broker.publish({"kind": "signed_out", "user": user, "reason": SIGNED_OUT})
+
+    def session_ended(self, user, session):
+        """Close the connections opened with `session`, on every worker and host: it logged out."""
+        self.broker.publish({"kind": "signed_out", "user": user, "session": session, "reason": "logged out"})
 
     def account_erased(self, user):
         """Close every connection of `user` and forget the name, on every worker and host."""

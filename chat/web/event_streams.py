@@ -3,6 +3,7 @@
 from flask import Blueprint, Response, request
 
 from ..accounts.handshake import check_opening
+from ..accounts.sessions import current_session
 from ..errors import TooManyConnections
 from ..protocol.client_frames import MAX_ID, parse_whole
 from ..transport.event_stream import EventStream
@@ -32,7 +33,7 @@ def event_stream(username):
     settings = chat.settings
     stream = EventStream(request.environ.get("chat.socket"), settings.max_queue_bytes, settings.sse_heartbeat)
     try:
-        chat.router.open(name, stream, since, held)
+        chat.router.open(name, stream, since, held, current_session())
     except TooManyConnections as exc:
         stream.close()
         return json_error(429, "too_many_connections", str(exc))

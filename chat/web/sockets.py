@@ -3,6 +3,7 @@
 from flask import Blueprint, Response, abort, request
 
 from ..accounts.handshake import check_opening, origin_allowed
+from ..accounts.sessions import current_session
 from ..protocol.client_frames import MAX_ID, parse_whole
 from .helpers import hold_connection, json_error, runtime
 
@@ -40,7 +41,7 @@ def chat_socket(username):
     except BaseException:
         held.release()
         raise
-    chat.router.serve(name, ws, since, held)
+    chat.router.serve(name, ws, since, held, current_session())
     return Response(status=204)
 
 

@@ -87,6 +87,24 @@ def test_logout_revokes_the_cookie_and_the_next_holder_reads_nothing(server, nam
     assert (status, body["messages"]) == (200, [])
 
 
+def test_logout_closes_that_sessions_sockets_only(server, name):
+    """A claimed name logged in twice: logging one browser out closes its socket (1008),
+    and the socket of the other session goes on."""
+    owner = name("ida")
+    status, body, _ = server.request("POST", "/api/token", {"name": owner, "password": "a long password"})
+    assert status == 200
+    other = server.connect(owner, token=body["token"])
+    other.sync()
+    browser = Browser(server)
+    assert browser.form("/login", name=owner, password="a long password") == 302
+    mine = server.connect(owner, token=False, cookie=browser.cookie())
+    mine.sync()
+    assert browser.form("/logout") == 302
+    assert mine.close_frame()[0] == 1008
+    other.send(msg="still in", cid="k2")
+    assert other.recv_until(lambda frame: frame.get("cid") == "k2")["msg"] == "still in"
+
+
 @pytest.mark.parametrize("look_alike", ["\u0430lice", "\uff41lice", "\U0001d41alice", "\u0251lice", "al\u0131ce",
                                         "alice\u3164", "\u3164", "b\u03bfb", ".", ".."])
 def test_look_alikes_and_invisible_names_are_refused(server, look_alike):
