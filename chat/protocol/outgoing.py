@@ -28,9 +28,8 @@ class Outgoing:
 
     @classmethod
     def of(cls, frame):
-        """The Outgoing of a server frame (a dict); a `message` frame's id becomes its event id."""
-        kind = frame["type"]
-        return cls(orjson.dumps(frame), kind, frame["id"] if kind == "message" else None)
+        """The Outgoing of a server frame (a dict); a stored event's id becomes its event id."""
+        return cls(orjson.dumps(frame), frame["type"], frame.get("id"))
 
     @cached_property
     def websocket_frame(self):

@@ -10,20 +10,41 @@ from typing import NamedTuple
 import orjson
 
 
+MEMBER = "member"  # the `kind` of a member event; a message has none
+
+
 class Message(NamedTuple):
-    """A stored message, as the store returns it."""
+    """A stored event, as the store returns it: a message, or a member event of a room
+    (kind "member": `from_user` did it, `to_user` joined or left, `msg` is "join" or "leave")."""
 
     id: int
     from_user: str
     to_user: str | None
     msg: str
     ts: float
+    room: str | None = None
+    kind: str | None = None
+
+
+def event(record, cid=None):
+    """The frame of a stored event: `message`, or `member` for a room's member event."""
+    if record.kind == MEMBER:
+        return member(record)
+    return message(record, cid)
+
+
+def member(record):
+    """The `member` frame of a member event: `user` joined or left `room`, `by` someone."""
+    return {"type": "member", "id": record.id, "room": record.room, "user": record.to_user,
+            "joined": record.msg == "join", "by": record.from_user, "ts": utc_timestamp(record.ts)}
 
 
 def message(record, cid=None):
     """The `message` frame of a stored message; `cid` only on the sender's acknowledgement."""
     frame = {"type": "message", "id": record.id, "from_user": record.from_user,
              "to_user": record.to_user, "msg": record.msg, "ts": utc_timestamp(record.ts)}
+    if record.room is not None:
+        frame["room"] = record.room
     if not record.msg:  # a live message is never empty: this one was deleted
         frame["deleted"] = True
     if cid is not None:

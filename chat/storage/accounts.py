@@ -201,13 +201,21 @@ class AccountStore:
             return False
         # Stubs name a sender no account can have ('#' is never in a name).
         gone = f"#{key}#{now!r}"
-        mine = "(from_key = :key OR to_key = :key) AND to_key IS NOT NULL"
+        mine = "(from_key = :key OR to_key = :key) AND to_key IS NOT NULL AND room_key IS NULL"
         # The newest id stays in the log (PostgreSQL's last id is its max): blanked, for nobody.
         cls._run(conn, f"DELETE FROM messages WHERE {mine} AND id < (SELECT max(id) FROM messages)", key=key)
         cls._run(conn, f"UPDATE messages SET from_key = :gone, to_key = :gone, from_user = '', to_user = '', "
                        f"msg = '', cid = NULL WHERE {mine}", key=key, gone=gone)
         cls._run(conn, "UPDATE messages SET from_key = :gone, msg = '', cid = NULL "
                        "WHERE from_key = :key AND to_key IS NULL", key=key, gone=gone)
+        # Its member events stay in their rooms' logs (ids never go back), naming nobody.
+        cls._run(conn, "UPDATE messages SET from_key = CASE WHEN from_key = :key THEN :gone ELSE from_key END, "
+                       "from_user = CASE WHEN from_key = :key THEN '' ELSE from_user END, "
+                       "to_key = CASE WHEN to_key = :key THEN :gone ELSE to_key END, "
+                       "to_user = CASE WHEN to_key = :key THEN '' ELSE to_user END "
+                       "WHERE room_key IS NOT NULL AND kind = 'member' AND (from_key = :key OR to_key = :key)",
+                 key=key, gone=gone)
+        cls._run(conn, "DELETE FROM members WHERE user_key = :key", key=key)
         cls._run(conn, "DELETE FROM sessions WHERE key = :key", key=key)
         cls._run(conn, "DELETE FROM users WHERE key = :key", key=key)
         return True

@@ -16,26 +16,37 @@ from ..protocol.names import name_key
 from ..protocol.server_frames import Message
 from .accounts import AccountStore
 from .group_commit import GroupCommit
+from .rooms import RoomStore
 
 
-COLUMNS = "id, from_user, to_user, msg, ts"
+COLUMNS = "id, from_user, to_user, msg, ts, room, kind"
 
 
-# Which messages a query wants, as conditions on a row of `messages`.
-GROUP = "to_key IS NULL"
+# Which events a query wants, as conditions on a row of `messages`. A room's rows carry
+# its key in room_key; a member event also names its subject in to_key.
+GROUP = "(to_key IS NULL AND room_key IS NULL)"
 
 
-PAIR = "((from_key = :me AND to_key = :other) OR (from_key = :other AND to_key = :me))"
+PAIR = "(room_key IS NULL AND ((from_key = :me AND to_key = :other) OR (from_key = :other AND to_key = :me)))"
 
 
-TO_OR_FROM_ME = "(to_key = :me OR from_key = :me)"
+TO_OR_FROM_ME = "(room_key IS NULL AND (to_key = :me OR from_key = :me))"
 
 
-VISIBLE = f"({GROUP} OR {TO_OR_FROM_ME})"
+MY_MEMBER_EVENTS = "(room_key IS NOT NULL AND kind = 'member' AND to_key = :me)"
 
 
-class Store(AccountStore, ABC):
-    """Users and messages. Subclasses: SqliteStore (one host), PostgresStore (many).
+MY_ROOMS = "room_key IN (SELECT room_key FROM members WHERE user_key = :me)"
+
+
+VISIBLE = f"({GROUP} OR {TO_OR_FROM_ME} OR {MY_MEMBER_EVENTS} OR {MY_ROOMS})"
+
+
+ROOM_MESSAGES = "(room_key = :room AND kind IS NULL)"
+
+
+class Store(AccountStore, RoomStore, ABC):
+    """Users, rooms and messages. Subclasses: SqliteStore (one host), PostgresStore (many).
 
     A subclass that lacks one of the abstract operations below cannot be built.
     """
@@ -94,17 +105,18 @@ class Store(AccountStore, ABC):
 
     # -- messages ---------------------------------------------------------
 
-    def add_message(self, from_user, to_user, msg, cid=None):
+    def add_message(self, from_user, to_user, msg, cid=None, room=None):  # pylint: disable=too-many-arguments
         """Store a message durably; return (message, created). A repeated cid returns the original."""
-        return self.queue_message(from_user, to_user, msg, cid).get()
+        return self.queue_message(from_user, to_user, msg, cid, room=room).get()
 
-    def queue_message(self, from_user, to_user, msg, cid=None, outcome=None):
-        """Queue a message for the next commit without waiting; (message, created) goes to
-        `outcome` (see GroupCommit.submit), by default a new AsyncResult, which is returned.
+    def queue_message(self, from_user, to_user, msg, cid=None, outcome=None, room=None):  # pylint: disable=too-many-arguments
+        """Queue a message (to `to_user`, to `room`, or else to the group) for the next
+        commit without waiting; (message, created) goes to `outcome` (see
+        GroupCommit.submit), by default a new AsyncResult, which is returned.
 
         Messages queued one after another get ids in that order.
         """
-        return self._commits.submit(self._insert_message, from_user, to_user, msg, cid, time.time(),
+        return self._commits.submit(self._insert_message, from_user, to_user, msg, cid, time.time(), room,
                                     outcome=outcome)
 
     def snapshot(self, user, since, limit):
@@ -128,11 +140,13 @@ class Store(AccountStore, ABC):
         """
         return self._timed_read(self._after, last_id, limit)
 
-    def history(self, user, other, before, limit):
-        """The newest `limit` visible messages with id < before of one conversation
-        (`other` None: the group), oldest first."""
+    def history(self, user, other, before, limit, room=None):  # pylint: disable=too-many-arguments
+        """The newest `limit` messages with id < before of one conversation, oldest first:
+        the room `room`, else the direct one with `other`, else (`other` None) the group.
+        Whether `user` may read the room is the caller's to check."""
         other_key = name_key(other) if other is not None else None
-        return self._timed_read(self._history, name_key(user), other_key, before, limit)
+        room_key = name_key(room) if room is not None else None
+        return self._timed_read(self._history, name_key(user), other_key, before, limit, room_key)
 
     def prune(self, older_than):
         """Delete messages stored before the Unix time `older_than`; return how many."""
@@ -164,7 +178,7 @@ class Store(AccountStore, ABC):
 
     @staticmethod
     @abstractmethod
-    def _insert_message(conn, from_user, to_user, msg, cid, ts):  # pylint: disable=too-many-arguments
+    def _insert_message(conn, from_user, to_user, msg, cid, ts, room):  # pylint: disable=too-many-arguments
         """Insert a message; (Message, created), the original when the cid was stored before."""
 
     @staticmethod
@@ -213,14 +227,14 @@ class Store(AccountStore, ABC):
     def _after(cls, conn, last_id, limit):
         rows = conn.execute(cls._sql(f"SELECT {COLUMNS}, cid FROM messages WHERE id > :last ORDER BY id LIMIT :n"),
                             {"last": last_id, "n": limit}).fetchall()
-        return [(Message(*row[:5]), row[5]) for row in rows]
+        return [(Message(*row[:7]), row[7]) for row in rows]
 
     @classmethod
-    def _history(cls, conn, me, other, before, limit):
-        where = GROUP if other is None else PAIR
+    def _history(cls, conn, me, other, before, limit, room=None):  # pylint: disable=too-many-arguments
+        where = ROOM_MESSAGES if room is not None else GROUP if other is None else PAIR
         rows = conn.execute(
             cls._sql(f"SELECT {COLUMNS} FROM messages WHERE id < :before AND {where} ORDER BY id DESC LIMIT :n"),
-            {"me": me, "other": other, "before": before, "n": limit}).fetchall()
+            {"me": me, "other": other, "room": room, "before": before, "n": limit}).fetchall()
         return [Message(*row) for row in reversed(rows)]
 
 

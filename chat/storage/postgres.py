@@ -17,9 +17,10 @@ from ..errors import SettingsError, StoreUnavailable
 from ..protocol.names import name_key
 from ..protocol.server_frames import Message
 from .accounts import migrate_accounts
+from .rooms import migrate_rooms
 from .base import COLUMNS, Store, page
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 READERS = 4
 _LOCK_MIGRATE = 0x63686174  # pg_advisory_lock keys of this application ("chat")
 _LOCK_WRITE = 0x63686175
@@ -47,6 +48,8 @@ _MIGRATIONS = {
     CREATE INDEX messages_ts ON messages (ts);
     """,
     2: lambda conn: migrate_accounts(conn, "%s", "DOUBLE PRECISION"),
+    3: lambda conn: migrate_rooms(conn, "DOUBLE PRECISION", [
+        "CREATE INDEX messages_room ON messages (room_key, id) WHERE room_key IS NOT NULL"]),
 }
 
 
@@ -149,18 +152,23 @@ class PostgresStore(Store):
                             "FROM %s", (new, key, old)).rowcount == 1
 
     @staticmethod
-    def _insert_message(conn, from_user, to_user, msg, cid, ts):
+    def _insert_message(conn, from_user, to_user, msg, cid, ts, room):  # pylint: disable=too-many-arguments
         from_key = name_key(from_user)
         to_key = name_key(to_user) if to_user is not None else None
+        room_key = name_key(room) if room is not None else None
         row = conn.execute(
-            "INSERT INTO messages (from_key, from_user, to_key, to_user, msg, ts, cid) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (from_key, cid) WHERE cid IS NOT NULL DO NOTHING "
-            "RETURNING id", (from_key, from_user, to_key, to_user, msg, ts, cid)).fetchone()
+            "INSERT INTO messages (from_key, from_user, to_key, to_user, msg, ts, cid, room_key, room) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (from_key, cid) WHERE cid IS NOT NULL "
+            "DO NOTHING RETURNING id", (from_key, from_user, to_key, to_user, msg, ts, cid, room_key, room)).fetchone()
         if row:
-            return Message(row[0], from_user, to_user, msg, ts), True
+            return Message(row[0], from_user, to_user, msg, ts, room), True
         row = conn.execute(f"SELECT {COLUMNS} FROM messages WHERE from_key = %s AND cid = %s",
                            (from_key, cid)).fetchone()
         return Message(*row), False
+
+    @classmethod
+    def _insert_returning_id(cls, conn, sql, params):
+        return conn.execute(cls._sql(sql + " RETURNING id"), params).fetchone()[0]
 
     @staticmethod
     def _snapshot(conn, me, since, limit):

@@ -339,3 +339,84 @@ def test_a_version_1_postgresql_database_gets_accounts(pg_url):
     assert store.session_account(legacy_session_id("bo")) == ("Bo", None)
     with pytest.raises(LoginRefused):
         store.open_account("\U0001d401\U0001d428")  # mathematical bold "Bo": a look-alike
+
+
+# -- rooms -------------------------------------------------------------------------------
+
+def test_rooms_are_made_once_in_any_spelling_and_private_ones_hide(open_store):
+    """Create, the name taken in another case or by a look-alike, private rooms unseen by outsiders."""
+    store = open_store()
+    for user in ("ann", "bob"):
+        store.remember_user(user)
+    outcome, room, event = store.create_room("Design", "ann", False, "pixels", 500)
+    assert outcome == "ok" and room.name == "Design" and room.members == 1 and room.member
+    assert (event.kind, event.room, event.to_user, event.from_user, event.msg) == ("member", "Design", "ann", "ann", "join")
+    assert store.create_room("design", "bob", True, "", 500)[0] == "room_exists"
+    assert store.create_room("Desi\u0261n", "bob", False, "", 500)[0] == "looks_like"  # Latin script g
+    assert store.create_room("Des\u0456gn", "bob", False, "", 500)[0] == "bad_name"  # Cyrillic i
+    assert store.create_room("hiring", "ann", True, "", 500)[0] == "ok"
+    assert store.create_room("more", "ann", False, "", 2)[0] == "too_many_rooms"
+    assert store.room("hiring", "bob") is None and store.room("HIRING", "ann").private
+    assert [r.name for r in store.rooms("bob")] == ["Design"]
+    assert [r.name for r in open_store().rooms("ann")] == ["Design", "hiring"]
+
+
+def test_membership_changes_are_events_in_the_one_sequence(open_store):
+    """Join, add, leave: each a member event with its own id; repeats change nothing; refusals."""
+    store = open_store()
+    for user in ("ann", "bob", "cat"):
+        store.remember_user(user)
+    _, _, created = store.create_room("ops", "ann", False, "", 500)
+    store.create_room("hiring", "ann", True, "", 500)
+    outcome, room, joined = store.join_room("OPS", "bob", "bob", 500, 10)
+    assert outcome == "ok" and room.members == 2 and joined.id > created.id and joined.room == "ops"
+    assert store.join_room("ops", "bob", "bob", 500, 10)[0] == "same"
+    assert store.join_room("hiring", "bob", "bob", 500, 10)[0] == "unknown_room"
+    assert store.join_room("hiring", "cat", "bob", 500, 10)[0] == "unknown_room"  # bob is not in it
+    assert store.join_room("ops", "cat", "dan", 500, 10)[0] == "not_member"
+    assert store.join_room("ops", "nobody", "ann", 500, 10)[0] == "unknown_user"
+    assert store.join_room("ops", "cat", "ann", 500, 2)[0] == "room_full"
+    assert store.join_room("ops", "cat", "ann", 1, 10)[0] == "too_many_rooms"
+    outcome, _, added = store.join_room("hiring", "CAT", "ann", 500, 10)
+    assert outcome == "ok" and (added.from_user, added.to_user) == ("ann", "cat")
+    assert store.room_members("hiring") == ["ann", "cat"]
+    outcome, room, left = store.leave_room("ops", "bob")
+    assert outcome == "ok" and not room.member and left.msg == "leave" and left.id > added.id
+    assert store.leave_room("ops", "bob")[0] == "same"
+    assert store.set_topic("ops", "bob", "x")[0] == "not_member"
+    assert store.set_topic("ops", "ann", "uptime")[1].topic == "uptime"
+    assert sorted(store.memberships()) == [("hiring", "ann"), ("hiring", "cat"), ("ops", "ann")]
+
+
+def test_a_rooms_events_are_visible_to_its_current_members_only(open_store):
+    """Members see the room's whole history, joined late or not; who leaves sees only their
+    own member events; the room's history pages its messages alone."""
+    store = open_store()
+    for user in ("ann", "bob"):
+        store.remember_user(user)
+    _, _, created = store.create_room("design", "ann", False, "", 500)
+    before, _ = store.add_message("ann", None, "before bob", "r1", room="design")
+    group, _ = store.add_message("ann", None, "to everyone")
+    assert before.room == "design" and store.snapshot("bob", None, 50)[1] == [group]
+    _, _, joined = store.join_room("design", "bob", "bob", 500, 10)
+    assert [r.id for r in store.snapshot("bob", None, 50)[1]] == [created.id, before.id, group.id, joined.id]
+    assert [r.id for r in store.snapshot("bob", before.id, 50)[1]] == [group.id, joined.id]
+    assert store.history("bob", None, 1 << 40, 50, room="design") == [before]
+    assert store.history("bob", None, 1 << 40, 50) == [group]
+    _, _, left = store.leave_room("design", "bob")
+    assert [r.id for r in open_store().snapshot("bob", None, 50)[1]] == [group.id, joined.id, left.id]
+    assert store.add_message("ann", None, "before bob", "r1", room="design") == (before, False)
+
+
+def test_a_user_in_many_rooms_sees_each_and_the_newest_first(open_store):
+    """More rooms than one query of the mailbox takes: the newest events of all of them."""
+    store = open_store()
+    store.remember_user("ann")
+    for n in range(sqlite_mailbox.ROOMS_PER_QUERY + 5):
+        store.create_room(f"r{n}", "ann", False, "", 1000)
+    last, _ = store.add_message("ann", None, "in the last room", room=f"r{sqlite_mailbox.ROOMS_PER_QUERY + 4}")
+    first, _ = store.add_message("ann", None, "in the first room", room="r0")
+    _, records, truncated = store.snapshot("ann", None, 3)
+    assert [r.id for r in records][-2:] == [last.id, first.id] and truncated
+    _, records, _ = store.snapshot("ann", 0, 1000)
+    assert len(records) == sqlite_mailbox.ROOMS_PER_QUERY + 7

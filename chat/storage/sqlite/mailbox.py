@@ -18,7 +18,7 @@ import time
 import gevent.monkey
 
 from ...errors import SettingsError
-from ..base import COLUMNS, GROUP, PAIR, TO_OR_FROM_ME
+from ..base import COLUMNS, GROUP, MY_MEMBER_EVENTS, PAIR, ROOM_MESSAGES, TO_OR_FROM_ME
 from .schema import connect
 from .writing import newest_id, transaction
 
@@ -46,10 +46,13 @@ MAILBOX_TABLES = [
 ]
 
 
-# The mailbox entries of the messages chosen by `where`: the recipient's key ('' for the
-# group) and, for a direct message, the sender's. A note to oneself gives one entry.
-ENTRIES = """SELECT coalesce(to_key, '') AS key, id FROM messages WHERE {where}
-    UNION ALL SELECT from_key, id FROM messages WHERE ({where}) AND to_key IS NOT NULL"""
+# The mailbox entries of the events chosen by `where`: the recipient's key ('' for the
+# group), and for a direct message the sender's (a note to oneself gives one entry); a
+# room's key after '#' (never in a name) for its events, and a member event's subject.
+ENTRIES = """SELECT CASE WHEN room_key IS NULL THEN coalesce(to_key, '') ELSE '#' || room_key END AS key, id
+    FROM messages WHERE {where}
+    UNION ALL SELECT from_key, id FROM messages WHERE ({where}) AND to_key IS NOT NULL AND room_key IS NULL
+    UNION ALL SELECT to_key, id FROM messages WHERE ({where}) AND room_key IS NOT NULL AND kind = 'member'"""
 
 
 TAIL = "(SELECT upto FROM mb.mailbox_filled)"
@@ -130,10 +133,32 @@ def forget(conn, keys, oldest):
 GROUP_SEARCH = [("''", GROUP)]
 
 
-VISIBLE_SEARCH = GROUP_SEARCH + [(":me", TO_OR_FROM_ME)]
+VISIBLE_SEARCH = GROUP_SEARCH + [(":me", f"({TO_OR_FROM_ME} OR {MY_MEMBER_EVENTS})")]
 
 
 PAIR_SEARCH = [(":me", PAIR)]
+
+
+ROOM_SEARCH = [("'#' || :room", ROOM_MESSAGES)]
+
+
+ROOMS_PER_QUERY = 200  # a compound SELECT has at most 500 terms (SQLITE_MAX_COMPOUND_SELECT)
+
+
+def visible(conn, bound, params):
+    """The newest :n events visible to :me with `id {bound}`, newest first: the group,
+    their direct messages and member events, and every event of the rooms they are in
+    (read in this transaction), ROOMS_PER_QUERY rooms a query."""
+    rooms = [key for key, in conn.execute("SELECT room_key FROM members WHERE user_key = ?", (params["me"],))]
+    rows = newest(conn, VISIBLE_SEARCH, bound, params)
+    for start in range(0, len(rooms), ROOMS_PER_QUERY):
+        chunk = {f"r{i}": key for i, key in enumerate(rooms[start:start + ROOMS_PER_QUERY])}
+        searches = [(f"'#' || :{name}", f"room_key = :{name}") for name in chunk]
+        rows += newest(conn, searches, bound, {**params, **chunk})
+    if not rooms:
+        return rows
+    unique = {row[0]: row for row in rows}  # one's own member events are found twice
+    return sorted(unique.values(), reverse=True)[:params["n"]]
 
 
 def newest(conn, searches, bound, params):

@@ -4,8 +4,9 @@ import sqlite3
 
 from ...errors import SettingsError
 from ..accounts import migrate_accounts
+from ..rooms import migrate_rooms
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 def connect(path):
@@ -54,6 +55,7 @@ MIGRATIONS = {
     # instead (see `_prune`).
     5: "DROP INDEX messages_ts;",
     6: lambda conn: migrate_accounts(conn, "?", "REAL"),
+    7: lambda conn: migrate_rooms(conn, "REAL"),  # the mailbox indexes rooms (mailbox.ENTRIES)
 }
 
 

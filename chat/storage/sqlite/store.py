@@ -18,8 +18,8 @@ from gevent.queue import Queue
 from ...errors import StoreUnavailable
 from ...protocol.server_frames import Message
 from ..base import Store, page
-from .mailbox import (ENTRIES, FILL_QUIET, FILL_ROWS, FILL_SHARE, GROUP_SEARCH, PAIR_SEARCH, VISIBLE_SEARCH, fill_mailbox,
-                      forget, index, newest, open_mailbox, with_mailbox)
+from .mailbox import (ENTRIES, FILL_QUIET, FILL_ROWS, FILL_SHARE, GROUP_SEARCH, PAIR_SEARCH, ROOM_SEARCH, fill_mailbox,
+                      forget, index, newest, open_mailbox, visible, with_mailbox)
 from .schema import connect, open_database
 from .writing import insert_message, newest_id, run_batch, transaction
 
@@ -141,6 +141,10 @@ class SqliteStore(Store):
 
     _insert_message = staticmethod(insert_message)
 
+    @classmethod
+    def _insert_returning_id(cls, conn, sql, params):
+        return conn.execute(sql, params).lastrowid
+
     @staticmethod
     def _snapshot(conn, me, since, limit):
         with transaction(conn, "BEGIN"):  # one snapshot: last_id covers every row read
@@ -153,12 +157,13 @@ class SqliteStore(Store):
     @staticmethod
     def _visible(conn, me, since, limit):
         """Up to `limit` + 1 messages visible to `me` after `since`, newest first."""
-        return newest(conn, VISIBLE_SEARCH, "> :since", {"me": me, "since": since or 0, "n": limit + 1})
+        return visible(conn, "> :since", {"me": me, "since": since or 0, "n": limit + 1})
 
     @staticmethod
-    def _history(conn, me, other, before, limit):
-        searches = GROUP_SEARCH if other is None else PAIR_SEARCH
-        rows = newest(conn, searches, "< :before", {"me": me, "other": other, "before": before, "n": limit})
+    def _history(conn, me, other, before, limit, room=None):  # pylint: disable=too-many-arguments
+        searches = ROOM_SEARCH if room is not None else GROUP_SEARCH if other is None else PAIR_SEARCH
+        rows = newest(conn, searches, "< :before",
+                      {"me": me, "other": other, "room": room, "before": before, "n": limit})
         return [Message(*row) for row in reversed(rows)]
 
     @staticmethod
@@ -175,7 +180,7 @@ class SqliteStore(Store):
         old = {"t": older_than, "below": first_new[0] if first_new else newest_id(conn) + 1}
         where = "id < :below AND ts < :t"
         pruned = f"SELECT key FROM ({ENTRIES.format(where=where)})"
-        who = (f"{pruned} UNION SELECT key FROM users UNION SELECT ''" if every_user
+        who = (f"{pruned} UNION SELECT key FROM users UNION SELECT '#' || key FROM rooms UNION SELECT ''" if every_user
                else f"SELECT DISTINCT key FROM ({pruned})")
         keys = conn.execute(who, old).fetchall()
         removed = conn.execute(f"DELETE FROM messages WHERE {where}", old).rowcount

@@ -40,16 +40,18 @@ def run_batch(conn, batch):
         return outcomes, newest_id(conn)
 
 
-_INSERT = "INSERT INTO messages (from_key, from_user, to_key, to_user, msg, ts, cid) VALUES (?, ?, ?, ?, ?, ?, ?)"
+_INSERT = ("INSERT INTO messages (from_key, from_user, to_key, to_user, msg, ts, cid, room_key, room) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 
-def _row(from_user, to_user, msg, cid, ts):
-    return (name_key(from_user), from_user, name_key(to_user) if to_user is not None else None, to_user, msg, ts, cid)
+def _row(from_user, to_user, msg, cid, ts, room):  # pylint: disable=too-many-arguments
+    return (name_key(from_user), from_user, name_key(to_user) if to_user is not None else None, to_user, msg, ts, cid,
+            name_key(room) if room is not None else None, room)
 
 
-def insert_message(conn, from_user, to_user, msg, cid, ts):
+def insert_message(conn, from_user, to_user, msg, cid, ts, room):  # pylint: disable=too-many-arguments
     """Store one message: (the Message, True), or (the one stored before with this cid, False)."""
-    row = _row(from_user, to_user, msg, cid, ts)
+    row = _row(from_user, to_user, msg, cid, ts, room)
     try:
         cursor = conn.execute(_INSERT, row)
     except sqlite3.IntegrityError:
@@ -60,7 +62,7 @@ def insert_message(conn, from_user, to_user, msg, cid, ts):
         if found is None:
             raise
         return Message(*found), False
-    return Message(cursor.lastrowid, from_user, to_user, msg, ts), True
+    return Message(cursor.lastrowid, from_user, to_user, msg, ts, room), True
 
 
 def _insert_messages(conn, calls):
@@ -79,8 +81,8 @@ def _insert_messages(conn, calls):
 
 def _inserted(calls, before):
     # One writer, inside its transaction: the rows took consecutive ids after `before`.
-    return [(Message(before + 1 + i, from_user, to_user, msg, ts), True)
-            for i, (from_user, to_user, msg, _, ts) in enumerate(calls)]
+    return [(Message(before + 1 + i, from_user, to_user, msg, ts, room), True)
+            for i, (from_user, to_user, msg, _, ts, room) in enumerate(calls)]
 
 
 def newest_id(conn):
