@@ -376,7 +376,7 @@ def test_membership_changes_are_events_in_the_one_sequence(open_store):
     assert store.join_room("ops", "cat", "dan", 500, 10)[0] == "not_member"
     assert store.join_room("ops", "nobody", "ann", 500, 10)[0] == "unknown_user"
     assert store.join_room("ops", "cat", "ann", 500, 2)[0] == "room_full"
-    assert store.join_room("ops", "cat", "ann", 1, 10)[0] == "too_many_rooms"
+    assert store.join_room("ops", "cat", "ann", 0, 10)[0] == "too_many_rooms"
     outcome, _, added = store.join_room("hiring", "CAT", "ann", 500, 10)
     assert outcome == "ok" and (added.from_user, added.to_user) == ("ann", "cat")
     assert store.room_members("hiring") == ["ann", "cat"]
