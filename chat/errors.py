@@ -55,8 +55,8 @@ class FrameRejected(ChatError):
         self.cid = cid
 
 
-class LoginRefused(ChatError):
-    """Raised when a log-in or password change is refused; it becomes an HTTP error."""
+class Refused(ChatError):
+    """Raised when a request is refused; it becomes an HTTP error (status, code, detail)."""
 
     def __init__(self, status, code, detail, retry_after=None):
         super().__init__(f"{code}: {detail}")
@@ -64,3 +64,11 @@ class LoginRefused(ChatError):
         self.code = code
         self.detail = detail
         self.retry_after = retry_after
+
+
+class LoginRefused(Refused):
+    """Raised when a log-in or password change is refused."""
+
+
+class RoomRefused(Refused):
+    """Raised when a room's creation, a membership change or a look at a room is refused."""

@@ -62,7 +62,7 @@ def prepare():
     """
     for transport in ("ws", "sse"):
         CONNECTIONS.labels(transport)
-    for kind in ("group", "direct"):
+    for kind in ("group", "direct", "room"):
         MESSAGES_IN.labels(kind)
     for op in ("commit", "read"):
         STORE_SECONDS.labels(op)

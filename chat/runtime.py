@@ -8,6 +8,7 @@ from .delivery import broker as brokers
 from .delivery.address_limits import AddressLimits
 from .delivery.presence import LocalPresence, RedisPresence
 from .delivery.registry import Registry
+from .delivery.rooms import Rooms
 from .delivery.router import Router
 from .errors import ChatError
 from .storage.retention import Pruner
@@ -18,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 class Runtime:
-    """Everything a request handler needs: settings, store, router, limits, tokens, accounts, keepalive.
+    """Everything a request handler needs: settings, store, router, limits, rooms, tokens, accounts, keepalive.
 
     Building it opens the store and connects to Redis; `start()` starts the background
     greenlets (the log follower, the broker's listener, presence, pruning) and `stop()`
@@ -36,6 +37,7 @@ class Runtime:
             self.broker, presence = brokers.LocalBroker(), LocalPresence(self.registry)
         self.limits = AddressLimits(settings)
         self.router = Router(settings, self.store, self.registry, self.broker, presence, self.limits)
+        self.rooms = Rooms(settings, self.store, self.router)
         self.tokens = Tokens(secret_key, settings.token_lifetime)
         self.accounts = Accounts(self.store, settings, self.limits.accounts_per_hour)
         self.accounts.on_erased = self.router.account_erased

@@ -121,6 +121,9 @@ class Settings:
     address_rate_per_second: float = 60.0
     address_rate_burst: int = 120
     header_timeout: float = 10.0
+    max_rooms_per_user: int = 500
+    max_room_members: int = 10000
+    rooms_per_hour: int = 20
 
     @property
     def postgresql(self):
@@ -167,6 +170,9 @@ SPEC = (
     ("CHAT_ADDRESS_RATE_PER_SECOND", "address_rate_per_second", _positive),
     ("CHAT_ADDRESS_RATE_BURST", "address_rate_burst", _int(1)),
     ("CHAT_HEADER_TIMEOUT", "header_timeout", _positive),
+    ("CHAT_MAX_ROOMS_PER_USER", "max_rooms_per_user", _int(1)),
+    ("CHAT_MAX_ROOM_MEMBERS", "max_room_members", _int(1)),
+    ("CHAT_ROOMS_PER_HOUR", "rooms_per_hour", _int(1)),
 )
 
 

@@ -229,12 +229,12 @@ class Client:
                 return frame
 
     def sync(self):
-        """Read hello, the backlog and synced; return (hello, messages, synced)."""
+        """Read hello, the backlog and synced; return (hello, stored events, synced)."""
         hello = self.recv()
         assert hello["type"] == "hello", hello
         backlog = []
         while (frame := self.recv())["type"] != "synced":
-            if frame["type"] == "message":
+            if frame["type"] in ("message", "member"):
                 backlog.append(frame)
         return hello, backlog, frame
 

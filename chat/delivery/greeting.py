@@ -38,7 +38,7 @@ class Greeting:
         last_id, records, truncated = self.store.snapshot(user, since, limit)
         conn.send(Outgoing(server_frames.hello(user, self.presence.online_json(), last_id), "hello"))
         for record in records:
-            conn.send(Outgoing.of(server_frames.message(record)))
+            conn.send(Outgoing.of(server_frames.event(record)))
         metrics.count(metrics.DELIVERIES, len(records))
         # Without `since` the last 50 are a courtesy, not a cut: never "truncated".
         conn.send(Outgoing.of(server_frames.synced(last_id, truncated and since is not None)))

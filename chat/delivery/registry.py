@@ -66,6 +66,13 @@ class Registry:
         """A copy of `user`'s open sockets (empty when offline)."""
         return tuple(self._sockets.get(name_key(user), ()))
 
+    def sockets_among(self, keys):
+        """Every open socket of the users whose name keys are in the set `keys`."""
+        sockets = self._sockets
+        if len(keys) > len(sockets):  # a big room: look through who is here instead
+            return [ws for key, mine in sockets.items() if key in keys for ws in mine]
+        return [ws for key in keys for ws in sockets.get(key, ())]
+
     def all_sockets(self):
         """A copy of every open socket, to iterate while others come and go."""
         return [ws for sockets in self._sockets.values() for ws in sockets]

@@ -23,6 +23,7 @@ from .address_limits import NOT_HELD, AddressLimits
 from .fanout import Fanout
 from .greeting import Greeting
 from .log_follower import LogFollower
+from .memberships import Memberships
 from .publisher import Publisher
 from .rate_limits import TokenBuckets
 
@@ -53,13 +54,16 @@ class Router:
         self._rate = TokenBuckets(settings.rate_per_second, settings.rate_burst)
         self.limits = limits or AddressLimits(settings)
         self.follower = LogFollower(store, self._deliver_message)
+        self.memberships = Memberships()
         self._fanout = Fanout()
         self._greeting = Greeting(store, presence, self._fanout)
         self._publisher = Publisher(broker, self.follower)
-        self._messages_in = {True: metrics.MESSAGES_IN.labels("group"), False: metrics.MESSAGES_IN.labels("direct")}
+        self._messages_in = {kind: metrics.MESSAGES_IN.labels(kind) for kind in ("group", "direct", "room")}
 
     def start(self):
-        """Follow the log, and listen to the broker and to presence (greenlets of their own)."""
+        """Read who is in which room, follow the log, and listen to the broker and to
+        presence (greenlets of their own)."""
+        self.memberships.load(self.store.memberships())
         self.follower.start()
         self.broker.subscribe(self.deliver, self._resume)
         self.presence.watch(self._gone)
@@ -148,6 +152,8 @@ class Router:
         if message is not None:
             if in_flight.locked() or not self.store.knows(message.to_user):
                 return False
+            if message.room is not None and not self.memberships.is_member(message.room, sender.user):
+                return False  # the store decides (a join this process has not read yet?)
             self._queue(sender, ws, in_flight, message)
         return True
 
@@ -202,14 +208,27 @@ class Router:
         Store.queue_message.
         """
         self._take_rate(sender, message.cid)
-        user, to_user = sender.user, None
+        user, to_user, room = sender.user, None, None
         if message.to_user is not None:
             to_user = self.store.display_name(message.to_user)
             if to_user is None:
                 raise FrameRejected("unknown_user", f"nobody called {message.to_user} has logged in", message.cid)
+        if message.room is not None:
+            room = self._room_to_send_to(user, message)
         if ack:
             self._acks[ack] = origin  # before the commit: the follower may deliver right after it
-        return self.store.queue_message(user, to_user, message.msg, message.cid, outcome)
+        return self.store.queue_message(user, to_user, message.msg, message.cid, outcome, room)
+
+    def _room_to_send_to(self, user, message):
+        """The display name of the room `message` goes to; FrameRejected unless `user` is in it."""
+        if self.memberships.is_member(message.room, user):
+            return self.memberships.name(message.room)
+        room = self.store.room(message.room, user)  # perhaps joined where this process has not read yet
+        if room is None:
+            raise FrameRejected("unknown_room", f"there is no room called {message.room}", message.cid)
+        if not room.member:
+            raise FrameRejected("not_member", f"join {room.name} first", message.cid)
+        return room.name
 
     def _take_rate(self, sender, cid):
         """Count one stored event against the sender's bucket and its address's; FrameRejected
@@ -226,16 +245,22 @@ class Router:
     def _stored(self, message, origin, ack, record, created):  # pylint: disable=too-many-arguments
         """The commit is done: publish a new message, or acknowledge a repeated one."""
         if created:
-            metrics.count(self._messages_in[record.to_user is None])
-            if not self.follower.offer(record, message.cid) or self.broker.shared:
-                self._publisher.stored(record.id)
-            else:
-                metrics.count(metrics.MESSAGES_OUT)  # the only process there is has it
+            kind = "room" if record.room is not None else "group" if record.to_user is None else "direct"
+            metrics.count(self._messages_in[kind])
+            self.published(record, message.cid)
         elif ack:
             # Stored before: the follower delivered it then, so acknowledge here.
             self._acks.pop(ack, None)
             origin.send(Outgoing.of(server_frames.message(record, message.cid)))
             metrics.count(metrics.DELIVERIES)
+
+    def published(self, record, cid=None):
+        """`record` was just stored here: deliver it here if it is next, and have every
+        process look at the log."""
+        if not self.follower.offer(record, cid) or self.broker.shared:
+            self._publisher.stored(record.id)
+        else:
+            metrics.count(metrics.MESSAGES_OUT)  # the only process there is has it
 
     # -- delivery ---------------------------------------------------------
 
@@ -246,6 +271,7 @@ class Router:
         elif event["kind"] == "signed_out":
             if event.get("erased"):
                 self.store.forget_name(event["user"])
+                self.memberships.forget_user(event["user"])
             ended = event.get("session")
             conns = self._sessions.get(ended, ()) if ended else self.registry.sockets_of(event["user"])
             for conn in list(conns):
@@ -257,15 +283,22 @@ class Router:
             self._fanout.send(self.registry.all_sockets(), outgoing, skip)
 
     def _deliver_message(self, record, cid):
-        """The log's next message: to its audience here, with the cid to the connection that sent it."""
+        """The log's next event: to its audience here, with the cid to the connection that sent it."""
+        self.memberships.apply(record)  # in log order: before any later event of the room
         waiting = self._acks.pop((name_key(record.from_user), cid), None) if cid is not None else None
-        encoded = server_frames.encode(server_frames.message(record))
+        frame = server_frames.event(record)
+        encoded = server_frames.encode(frame)
         if waiting is not None:
             waiting.send(Outgoing(server_frames.acknowledgement(encoded, cid), "message", record.id))
-        self._fanout.send(self._audience(record), Outgoing(encoded, "message", record.id), waiting, record.id,
+        self._fanout.send(self._audience(record), Outgoing(encoded, frame["type"], record.id), waiting, record.id,
                           counted=int(waiting is not None))
 
     def _audience(self, record):
+        if record.room is not None:
+            members = self.memberships.members(record.room)
+            if record.kind is not None and record.to_user and name_key(record.to_user) not in members:
+                members = members | {name_key(record.to_user)}  # who left hears it too
+            return self.registry.sockets_among(members)
         if record.to_user is None:
             return self.registry.all_sockets()
         senders = self.registry.sockets_of(record.from_user)
@@ -308,6 +341,7 @@ class Router:
     def account_erased(self, user):
         """Close every connection of `user` and forget the name, on every worker and host."""
         self.store.forget_name(user)
+        self.memberships.forget_user(user)
         self.broker.publish({"kind": "signed_out", "user": user, "erased": True,
                              "reason": "the account was deleted"})
 

@@ -16,14 +16,15 @@ HISTORY_MAX = 200  # and the most `limit` may ask
 
 
 class ClientMessage:
-    """A validated client frame: a direct message when `to_user` is set, else group."""
+    """A validated client message: to the room `room`, or direct when `to_user` is set, else group."""
 
-    __slots__ = ("to_user", "msg", "cid")
+    __slots__ = ("to_user", "msg", "cid", "room")
 
-    def __init__(self, to_user, msg, cid):
+    def __init__(self, to_user, msg, cid, room=None):
         self.to_user = to_user
         self.msg = msg
         self.cid = cid
+        self.room = room
 
 
 def parse_json(text):
@@ -51,6 +52,8 @@ def validate_message(data, max_chars):
     cid = data.get("cid")
     if cid is not None and (not isinstance(cid, str) or len(cid) > MAX_CID):
         raise FrameRejected("bad_message", f"cid must be a string of at most {MAX_CID} characters")
+    if data.get("type", "message") != "message":
+        raise FrameRejected("bad_message", "type must be absent or \"message\"", cid)
     msg = data.get("msg")
     if not isinstance(msg, str) or not msg:
         raise FrameRejected("bad_message", "msg must be a non-empty string", cid)
@@ -58,7 +61,11 @@ def validate_message(data, max_chars):
         raise FrameRejected("too_long", f"msg has {len(msg)} characters, the limit is {max_chars}", cid)
     if is_blank(msg):
         raise FrameRejected("bad_message", "msg has no visible character", cid)
-    to_user = data.get("to_user")
+    to_user, room = data.get("to_user"), data.get("room")
+    if room is not None:
+        if to_user not in (None, ""):
+            raise FrameRejected("bad_message", "a message goes to a room or to a user, not both", cid)
+        return ClientMessage(None, msg, cid, _room_name(room, cid))
     if to_user in (None, ""):
         return ClientMessage(None, msg, cid)
     if not isinstance(to_user, str):
@@ -67,6 +74,15 @@ def validate_message(data, max_chars):
     if name is None:
         raise FrameRejected("unknown_user", f"no user is called {to_user[:40]!r}", cid)
     return ClientMessage(name, msg, cid)
+
+
+def _room_name(raw, cid):
+    if not isinstance(raw, str):
+        raise FrameRejected("bad_message", "room must be a string", cid)
+    name = normalize_name(raw)
+    if name is None:
+        raise FrameRejected("unknown_room", f"there is no room called {raw[:40]!r}", cid)
+    return name
 
 
 def parse_whole(raw, low, high, default=None):

@@ -105,7 +105,7 @@ class RoomStore:
         return self._timed_read(self._room_members, name_key(name))
 
     def memberships(self):
-        """Every (room key, user key) of every room: what a process starts its cache from."""
+        """Every (room key, room name, user key) of every room: what a process starts its cache from."""
         return self._timed_read(self._memberships)
 
     # -- the operations, on a connection inside the commit's transaction --
@@ -140,7 +140,8 @@ class RoomStore:
 
     @classmethod
     def _memberships(cls, conn):
-        return conn.execute("SELECT room_key, user_key FROM members").fetchall()
+        return conn.execute("SELECT m.room_key, r.name, m.user_key FROM members m "
+                            "JOIN rooms r ON r.key = m.room_key").fetchall()
 
     @classmethod
     def _count(cls, conn, sql, **params):

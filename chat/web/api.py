@@ -1,14 +1,14 @@
 """The JSON HTTP API: tokens, passwords, messages, users, the OpenAPI document."""
 
-from flask import Blueprint, abort, jsonify, request
+from flask import Blueprint, jsonify, request
 
 from ..accounts import sessions
 from ..delivery.router import STORAGE_FAILED
-from ..errors import FrameRejected, StoreUnavailable
+from ..errors import StoreUnavailable
 from ..protocol import client_frames, server_frames
 from ..protocol.names import NAME_RULE, normalize_name
 from . import openapi
-from .helpers import json_error, runtime
+from .helpers import body_text, json_body, json_error, logged_in, runtime, unauthenticated
 
 
 bp = Blueprint("api", __name__)
@@ -20,7 +20,7 @@ def issue_token():
     chat = runtime()
     if chat.settings.auth == "token":
         return json_error(403, "forbidden", "in token mode tokens come from the operator")
-    body = _json_body()
+    body = json_body()
     name = normalize_name(body.get("name"))
     if name is None:
         return json_error(400, "bad_name", f"name must be {NAME_RULE}")
@@ -38,7 +38,7 @@ def set_password():
     user, refusal = _account_holder(chat)
     if refusal:
         return refusal
-    body = _json_body()
+    body = json_body()
     sid = chat.accounts.set_password(user, body.get("password"), body.get("current_password"))
     sessions.password_changed(chat, user, sid)
     return _token_response(chat, user, sid)
@@ -51,7 +51,7 @@ def delete_account():
     user, refusal = _account_holder(chat)
     if refusal:
         return refusal
-    body = _json_body() if request.content_length else {}
+    body = json_body() if request.content_length else {}
     if not isinstance(body.get("password"), (str, type(None))):
         return json_error(400, "bad_request", "password must be a string")
     chat.accounts.delete(user, body.get("password"))
@@ -64,24 +64,7 @@ def _account_holder(chat):
     if chat.settings.auth != "names":
         return None, json_error(403, "forbidden", "passwords and accounts are managed here only when CHAT_AUTH=names")
     user = sessions.current_user(chat)
-    return (user, None) if user else (None, _unauthenticated())
-
-
-def _body_text():
-    try:
-        return request.get_data().decode("utf-8")
-    except UnicodeDecodeError:
-        raise FrameRejected("bad_json", "the body is not UTF-8") from None
-
-
-def _json_body():
-    """The request's JSON object, read by the sockets' parser; 400 for anything else."""
-    if not request.is_json:
-        abort(400, "send a JSON object with Content-Type: application/json")
-    body = client_frames.parse_json(_body_text())
-    if not isinstance(body, dict):
-        raise FrameRejected("bad_json", "send a JSON object")
-    return body
+    return (user, None) if user else (None, unauthenticated())
 
 
 def _token_response(chat, user, sid):
@@ -89,24 +72,24 @@ def _token_response(chat, user, sid):
     return jsonify(token=token, user=user, expires=server_frames.utc_timestamp(expires))
 
 
-def _unauthenticated():
-    return json_error(401, "unauthenticated", "log in first, or send Authorization: Bearer <token>")
-
 
 @bp.get("/api/messages")
-def history():
-    """`{"messages": [...]}`: the newest `limit` visible messages of one conversation
-    with id < before, oldest first (`with=*`, the default, is the group)."""
-    chat = runtime()
-    user = sessions.current_user(chat)
-    if user is None:
-        return _unauthenticated()
+@logged_in
+def history(chat, user):
+    """`{"messages": [...]}`: the newest `limit` messages of one conversation with id <
+    before, oldest first: `room=`, or `with=` a user or `*` (the default, the group)."""
     try:
         before = client_frames.parse_whole(request.args.get("before"), 1, client_frames.MAX_ID, client_frames.MAX_ID)
         limit = client_frames.parse_whole(request.args.get("limit"), 1, client_frames.HISTORY_MAX,
                                           client_frames.HISTORY_DEFAULT)
     except ValueError as exc:
         return json_error(400, "bad_request", str(exc))
+    room = request.args.get("room")
+    if room is not None:
+        if "with" in request.args:
+            return json_error(400, "bad_request", "name one conversation: with= or room=, not both")
+        records = chat.store.history(user, None, before, limit, chat.rooms.readable(user, room))
+        return jsonify(messages=[server_frames.message(record) for record in records])
     other = request.args.get("with", "*")
     if other != "*":
         name = normalize_name(other)
@@ -118,19 +101,16 @@ def history():
 
 
 @bp.post("/api/messages")
-def post_message():
-    """Send `{"to_user"?, "msg", "cid"?}` as the caller: 201 and the stored message
-    (200 and the original for a cid already stored). JSON only, which keeps HTML
+@logged_in
+def post_message(chat, user):
+    """Send `{"to_user"?, "room"?, "msg", "cid"?}` as the caller: 201 and the stored
+    message (200 and the original for a cid already stored). JSON only, which keeps HTML
     forms on other sites from posting with the user's cookie."""
-    chat = runtime()
-    user = sessions.current_user(chat)
-    if user is None:
-        return _unauthenticated()
     if not request.is_json:
         return json_error(415, "unsupported_media_type", "send the message as Content-Type: application/json")
-    message = client_frames.parse_client_frame(_body_text(), chat.settings.max_message_chars)
+    message = client_frames.parse_client_frame(body_text(), chat.settings.max_message_chars)
     try:
-        record, created = chat.router.accept(chat.store.remember_user(user), message, address=request.remote_addr)
+        record, created = chat.router.accept(user, message, address=request.remote_addr)
     except StoreUnavailable:
         return json_error(503, "storage_failed", STORAGE_FAILED)
     return jsonify(server_frames.message(record, message.cid)), 201 if created else 200
@@ -141,7 +121,7 @@ def online_users():
     """Who is online."""
     chat = runtime()
     if chat.settings.auth != "open" and sessions.current_user(chat) is None:
-        return _unauthenticated()
+        return unauthenticated()
     return jsonify(online=sorted(chat.router.online(), key=str.casefold))
 
 

@@ -6,11 +6,12 @@ from flask import request
 from werkzeug.exceptions import HTTPException
 
 from ..accounts.handshake import origin_allowed
-from ..errors import FrameRejected, LoginRefused
+from ..errors import FrameRejected, Refused
 from .helpers import json_error, runtime
 
 # A refused frame's or body's error code, as an HTTP status.
-REJECTION_STATUS = {"bad_json": 400, "bad_message": 400, "too_long": 413, "unknown_user": 404, "rate_limited": 429}
+REJECTION_STATUS = {"bad_json": 400, "bad_message": 400, "too_long": 413, "unknown_user": 404, "rate_limited": 429,
+                    "unknown_room": 404, "not_member": 403}
 
 
 def register_handlers(app):
@@ -26,9 +27,9 @@ def register_handlers(app):
                 response.headers[name] = value
         return response
 
-    @app.errorhandler(LoginRefused)
-    def login_refused(exc):
-        """A refused login, with Retry-After while its rate limit holds."""
+    @app.errorhandler(Refused)
+    def refused(exc):
+        """A refused request (a log-in, a room), with Retry-After while a rate limit holds."""
         response = json_error(exc.status, exc.code, exc.detail)
         if exc.retry_after:
             response.headers["Retry-After"] = str(math.ceil(exc.retry_after))

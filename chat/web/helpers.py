@@ -1,8 +1,13 @@
-"""What every view shares: the process's runtime and the JSON error body."""
+"""What every view shares: the process's runtime, the caller, JSON bodies and JSON errors."""
 
-from flask import current_app, jsonify, request
+import functools
+
+from flask import abort, current_app, jsonify, request
 
 from .. import metrics
+from ..accounts import sessions
+from ..errors import FrameRejected
+from ..protocol import client_frames
 
 
 def runtime():
@@ -26,3 +31,38 @@ def hold_connection(chat):
         return None, json_error(429, "too_many_connections", f"at most {chat.settings.max_connections_per_address} "
                                 "connections from one address")
     return held, None
+
+
+def unauthenticated():
+    """The 401 of a request that proves nobody."""
+    return json_error(401, "unauthenticated", "log in first, or send Authorization: Bearer <token>")
+
+
+def logged_in(view):
+    """Call `view(chat, user, **kwargs)` with the runtime and the caller's display name; 401 for nobody."""
+    @functools.wraps(view)
+    def wrapper(**kwargs):
+        chat = runtime()
+        user = sessions.current_user(chat)
+        if user is None:
+            return unauthenticated()
+        return view(chat, chat.store.remember_user(user), **kwargs)
+    return wrapper
+
+
+def body_text():
+    """The request's body as text; FrameRejected (bad_json) when it is not UTF-8."""
+    try:
+        return request.get_data().decode("utf-8")
+    except UnicodeDecodeError:
+        raise FrameRejected("bad_json", "the body is not UTF-8") from None
+
+
+def json_body():
+    """The request's JSON object, read by the sockets' parser; 400 for anything else."""
+    if not request.is_json:
+        abort(400, "send a JSON object with Content-Type: application/json")
+    body = client_frames.parse_json(body_text())
+    if not isinstance(body, dict):
+        raise FrameRejected("bad_json", "send a JSON object")
+    return body

@@ -5,6 +5,7 @@ schemathesis against a live server to keep the two in step.
 """
 
 from ..accounts.passwords import MAX_PASSWORD, MIN_PASSWORD
+from ..delivery.rooms import MAX_TOPIC
 from ..protocol.client_frames import HISTORY_DEFAULT, HISTORY_MAX, MAX_CID, MAX_ID
 from ..protocol.names import MAX_NAME, NAME_RULE
 from ..settings import Settings
@@ -13,6 +14,8 @@ NAME = {"type": "string", "minLength": 1, "maxLength": MAX_NAME, "pattern": r"^[
         "description": f"{NAME_RULE}; case-insensitive"}
 PASSWORD = {"type": "string", "minLength": MIN_PASSWORD, "maxLength": MAX_PASSWORD}
 CALLER = [{"bearer": []}, {"cookie": []}]
+ROOM_PATH = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"},
+             "description": "a room's name, in any case"}
 
 
 def _ref(name):
@@ -24,15 +27,16 @@ def _json(schema, description):
 
 
 def _errors(*statuses):
-    meaning = {400: "invalid input", 401: "no valid session or token", 403: "not allowed (origin, mode, password)",
-               404: "unknown user", 409: "changed meanwhile", 413: "too long or too large",
+    meaning = {400: "invalid input", 401: "no valid session or token",
+               403: "not allowed (origin, mode, password; not_member of a room)",
+               404: "unknown user or room", 409: "changed meanwhile; room_exists, room_full", 413: "too long or too large",
                415: "not JSON", 429: "too many attempts or messages (see Retry-After)",
                503: "storage unavailable"}
     return {str(status): _json(_ref("Error"), meaning[status]) for status in statuses}
 
 
-def _body(properties, required):
-    schema = {"type": "object", "properties": properties, "required": required}
+def _body(properties, required, **more):
+    schema = {"type": "object", "properties": properties, "required": required, **more}
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
@@ -49,7 +53,14 @@ SCHEMAS = {
         "from_user": {"type": "string"}, "to_user": {"type": ["string", "null"]},
         "msg": {"type": "string"}, "ts": {"type": "string", "format": "date-time"},
         "cid": {"type": "string", "description": "only on the sender's acknowledgement"},
-        "deleted": {"const": True, "description": "only on a deleted message, whose msg is empty"}}},
+        "deleted": {"const": True, "description": "only on a deleted message, whose msg is empty"},
+        "room": {"type": ["string", "null"], "description": "the room of a room's message"}}},
+    "Room": {"type": "object", "required": ["name", "private", "topic", "created_by", "members", "member"],
+             "properties": {"name": {"type": "string"}, "private": {"type": "boolean"},
+                            "topic": {"type": "string", "maxLength": MAX_TOPIC},
+                            "created_by": {"type": "string"}, "members": {"type": "integer", "minimum": 0},
+                            "member": {"type": "boolean", "description": "whether the caller is in it"}}},
+    "RoomAnswer": {"type": "object", "required": ["room"], "properties": {"room": {"$ref": "#/components/schemas/Room"}}},
     "Token": {"type": "object", "required": ["token", "user", "expires"], "properties": {
         "token": {"type": "string"}, "user": {"type": "string"},
         "expires": {"type": "string", "format": "date-time"}}},
@@ -83,6 +94,7 @@ PATHS = {
             "security": CALLER,
             "parameters": [
                 _query("with", {"type": "string"}, "a username, or * (the default) for the group"),
+                _query("room", {"type": "string"}, "a room instead (members; anyone for a public room)"),
                 _query("before", {"type": "integer", "minimum": 1, "maximum": MAX_ID}, "only ids below this"),
                 _query("limit", {"type": "integer", "minimum": 1, "maximum": HISTORY_MAX, "default": HISTORY_DEFAULT}, "how many")],
             "responses": {"200": _json({"type": "object", "required": ["messages"], "properties": {
@@ -91,13 +103,61 @@ PATHS = {
             "summary": "Send a message as the caller",
             "security": CALLER,
             "requestBody": _body({"to_user": {"type": ["string", "null"], "description": "absent, null or '': group"},
+                                  "room": {"type": ["string", "null"], "description": "a room the caller is in "
+                                           "(not with to_user)"},
                                   "msg": {"type": "string", "minLength": 1, "description": "at most "
                                           f"CHAT_MAX_MESSAGE_CHARS ({Settings.max_message_chars}) characters, "
                                           "else 413 too_long"},
-                                  "cid": {"type": ["string", "null"], "maxLength": MAX_CID}}, ["msg"]),
+                                  "cid": {"type": ["string", "null"], "maxLength": MAX_CID}}, ["msg"],
+                                 # a room or a user, not both (400 bad_message)
+                                 **{"not": {"required": ["room", "to_user"], "properties": {
+                                     "room": {"type": "string"}, "to_user": {"type": "string", "minLength": 1}}}}),
             "responses": {"201": _json(_ref("Message"), "stored and delivered"),
                           "200": _json(_ref("Message"), "this cid was stored before: the original"),
                           **_errors(400, 401, 403, 404, 413, 415, 429, 503)}}},
+    **{path: operations for path, operations in (
+        ("/api/rooms", {
+            "get": {"summary": "Every public room and every private room the caller is in, by name",
+                    "security": CALLER,
+                    "responses": {"200": _json({"type": "object", "required": ["rooms"], "properties": {
+                        "rooms": {"type": "array", "items": _ref("Room")}}}, "rooms"), **_errors(401)}},
+            "post": {"summary": "Create a room; the caller is its first member",
+                     "security": CALLER,
+                     "requestBody": _body({"name": NAME, "private": {"type": "boolean", "default": False},
+                                           "topic": {"type": "string", "maxLength": MAX_TOPIC, "default": ""}},
+                                          ["name"]),
+                     "responses": {"201": _json(_ref("RoomAnswer"), "created"),
+                                   **_errors(400, 401, 403, 409, 413, 415, 429, 503)}}}),
+        ("/api/rooms/{name}", {
+            "get": {"summary": "One room (private rooms: members only, else 404 unknown_room)",
+                    "security": CALLER, "parameters": [ROOM_PATH],
+                    "responses": {"200": _json(_ref("RoomAnswer"), "the room"), **_errors(401, 404)}},
+            "patch": {"summary": "Set the topic (members)",
+                      "security": CALLER, "parameters": [ROOM_PATH],
+                      "requestBody": _body({"topic": {"type": "string", "maxLength": MAX_TOPIC}}, ["topic"]),
+                      "responses": {"200": _json(_ref("RoomAnswer"), "the room"),
+                                    **_errors(400, 401, 403, 404, 413, 415, 503)}}}),
+        ("/api/rooms/{name}/join", {"post": {
+            "summary": "Join a public room (a member already: the same answer)",
+            "security": CALLER, "parameters": [ROOM_PATH],
+            "responses": {"200": _json(_ref("RoomAnswer"), "the room"), **_errors(401, 403, 404, 409, 429, 503)}}}),
+        ("/api/rooms/{name}/leave", {"post": {
+            "summary": "Leave a room (not in a public room: the same answer)",
+            "security": CALLER, "parameters": [ROOM_PATH],
+            "responses": {"200": _json(_ref("RoomAnswer"), "the room"), **_errors(401, 403, 404, 503)}}}),
+        ("/api/rooms/{name}/members", {
+            "get": {"summary": "The members, by name, with whether each is online",
+                    "security": CALLER, "parameters": [ROOM_PATH],
+                    "responses": {"200": _json({"type": "object", "required": ["members"], "properties": {
+                        "members": {"type": "array", "items": {
+                            "type": "object", "required": ["user", "online"],
+                            "properties": {"user": {"type": "string"}, "online": {"type": "boolean"}}}}}},
+                        "members"), **_errors(401, 404)}},
+            "post": {"summary": "Add a known user (members)",
+                     "security": CALLER, "parameters": [ROOM_PATH],
+                     "requestBody": _body({"user": NAME}, ["user"]),
+                     "responses": {"200": _json(_ref("RoomAnswer"), "the room"),
+                                   **_errors(400, 401, 403, 404, 409, 413, 415, 429, 503)}}}))},
     "/api/users": {"get": {
         "summary": "Who is online",
         "security": CALLER,

@@ -385,7 +385,8 @@ def test_membership_changes_are_events_in_the_one_sequence(open_store):
     assert store.leave_room("ops", "bob")[0] == "same"
     assert store.set_topic("ops", "bob", "x")[0] == "not_member"
     assert store.set_topic("ops", "ann", "uptime")[1].topic == "uptime"
-    assert sorted(store.memberships()) == [("hiring", "ann"), ("hiring", "cat"), ("ops", "ann")]
+    assert sorted(store.memberships()) == [("hiring", "hiring", "ann"), ("hiring", "hiring", "cat"),
+                                          ("ops", "ops", "ann")]
 
 
 def test_a_rooms_events_are_visible_to_its_current_members_only(open_store):
