@@ -124,6 +124,7 @@ class Settings:
     max_rooms_per_user: int = 500
     max_room_members: int = 10000
     rooms_per_hour: int = 20
+    typing_interval: float = 2.0
 
     @property
     def postgresql(self):
@@ -173,6 +174,7 @@ SPEC = (
     ("CHAT_MAX_ROOMS_PER_USER", "max_rooms_per_user", _int(1)),
     ("CHAT_MAX_ROOM_MEMBERS", "max_room_members", _int(1)),
     ("CHAT_ROOMS_PER_HOUR", "rooms_per_hour", _int(1)),
+    ("CHAT_TYPING_INTERVAL", "typing_interval", _positive),
 )
 
 

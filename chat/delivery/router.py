@@ -26,6 +26,7 @@ from .log_follower import LogFollower
 from .memberships import Memberships
 from .publisher import Publisher
 from .rate_limits import TokenBuckets
+from .typing import Typing
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class Router:
         self.limits = limits or AddressLimits(settings)
         self.follower = LogFollower(store, self._deliver_message)
         self.memberships = Memberships()
+        self.typing = Typing(settings, store, registry, self.memberships, broker, presence)
         self._fanout = Fanout()
         self._greeting = Greeting(store, presence, self._fanout)
         self._publisher = Publisher(broker, self.follower)
@@ -141,14 +143,24 @@ class Router:
     def _take_frame(self, sender, ws, in_flight, data):
         """A frame from the socket's reader greenlet: check it and queue it, waiting if need be."""
         message = self._parse(ws, data)
-        if message is not None:
+        if isinstance(message, client_frames.ClientTyping):
+            self._relay_typing(sender, ws, message)
+        elif message is not None:
             self._queue(sender, ws, in_flight, message)
+
+    def _relay_typing(self, sender, ws, typing):
+        try:
+            self.typing.relay(sender.user, typing.conversation)
+        except FrameRejected as exc:
+            self._refuse(ws, exc.code, exc.detail, None)
 
     def _try_frame_now(self, sender, ws, in_flight, data):
         """The same from the gevent loop itself, which must not wait: False, having done
         nothing, when it would have to (for a slot among the messages in flight, or for
         the database to say who the recipient is); the reader then takes the frame."""
         message = self._parse(ws, data)
+        if isinstance(message, client_frames.ClientTyping):
+            return False  # its relay publishes to Redis, which the loop must not wait for
         if message is not None:
             if in_flight.locked() or not self.store.knows(message.to_user):
                 return False
@@ -276,6 +288,8 @@ class Router:
             conns = self._sessions.get(ended, ()) if ended else self.registry.sockets_of(event["user"])
             for conn in list(conns):
                 conn.close(1008, event.get("reason", SIGNED_OUT))
+        elif event["kind"] == "typing":
+            self.typing.deliver(event, self._fanout)
         elif event["kind"] == "presence":
             outgoing = Outgoing.of(server_frames.presence(event["user"], event["online"]))
             origin = event.get("origin")
@@ -329,6 +343,10 @@ class Router:
     def online(self):
         """Display names of everyone online, on every worker and host."""
         return self.presence.online()
+
+    def typing_in(self, user, conversation):
+        """`user` is typing in `conversation` (POST /api/typing); FrameRejected as for a frame."""
+        self.typing.relay(user, conversation)
 
     def sign_out(self, user):
         """Close every connection of `user`, on every worker: its sessions just ended."""

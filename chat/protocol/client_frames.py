@@ -3,6 +3,8 @@
 Pure functions: nothing here touches a socket.
 """
 
+from typing import NamedTuple
+
 import orjson
 
 from ..errors import FrameRejected
@@ -41,8 +43,54 @@ def parse_json(text):
 
 
 def parse_client_frame(text, max_chars):
-    """Parse and validate one client text frame; raise FrameRejected if it is refused."""
-    return validate_message(parse_json(text), max_chars)
+    """Parse and validate one client text frame (a ClientMessage or a ClientTyping);
+    raise FrameRejected if it is refused."""
+    data = parse_json(text)
+    if isinstance(data, dict) and data.get("type") == "typing":
+        return validate_typing(data)
+    return validate_message(data, max_chars)
+
+
+class Conversation(NamedTuple):
+    """Which conversation a frame names: `room`, else `with_user` (a name, or "*" for the group)."""
+
+    with_user: str | None
+    room: str | None
+
+
+GROUP = Conversation("*", None)
+
+
+class ClientTyping(NamedTuple):
+    """A validated typing frame: its sender is typing in `conversation`."""
+
+    conversation: Conversation
+
+
+def validate_typing(data):
+    """Check a decoded typing object (a frame, or the body of POST /api/typing)."""
+    if not isinstance(data, dict):
+        raise FrameRejected("bad_message", "a typing notice must be a JSON object")
+    return ClientTyping(conversation_of(data))
+
+
+def conversation_of(data, cid=None):
+    """The Conversation a frame names with exactly one of "with" (a user or "*") and "room"."""
+    with_user, room = data.get("with"), data.get("room")
+    if (with_user is None) == (room is None):
+        raise FrameRejected("bad_message", 'name one conversation: "with" (a user, or "*") or "room"', cid)
+    if room is not None:
+        if not isinstance(room, str):
+            raise FrameRejected("bad_message", "room must be a string", cid)
+        return Conversation(None, _room_name(room, cid))
+    if not isinstance(with_user, str):
+        raise FrameRejected("bad_message", 'with must be a username or "*"', cid)
+    if with_user == "*":
+        return GROUP
+    name = normalize_name(with_user)
+    if name is None:
+        raise FrameRejected("unknown_user", f"no user is called {with_user[:40]!r}", cid)
+    return Conversation(name, None)
 
 
 def validate_message(data, max_chars):
@@ -53,7 +101,7 @@ def validate_message(data, max_chars):
     if cid is not None and (not isinstance(cid, str) or len(cid) > MAX_CID):
         raise FrameRejected("bad_message", f"cid must be a string of at most {MAX_CID} characters")
     if data.get("type", "message") != "message":
-        raise FrameRejected("bad_message", "type must be absent or \"message\"", cid)
+        raise FrameRejected("bad_message", 'type must be absent, "message" or "typing"', cid)
     msg = data.get("msg")
     if not isinstance(msg, str) or not msg:
         raise FrameRejected("bad_message", "msg must be a non-empty string", cid)

@@ -116,6 +116,14 @@ def post_message(chat, user):
     return jsonify(server_frames.message(record, message.cid)), 201 if created else 200
 
 
+@bp.post("/api/typing")
+@logged_in
+def typing(chat, user):
+    """`{"with"}` or `{"room"}`: the caller is typing there; 204, relayed to the others."""
+    chat.router.typing_in(user, client_frames.validate_typing(json_body()).conversation)
+    return "", 204
+
+
 @bp.get("/api/users")
 def online_users():
     """Who is online."""

@@ -158,6 +158,16 @@ PATHS = {
                      "requestBody": _body({"user": NAME}, ["user"]),
                      "responses": {"200": _json(_ref("RoomAnswer"), "the room"),
                                    **_errors(400, 401, 403, 404, 409, 413, 415, 429, 503)}}}))},
+    "/api/typing": {"post": {
+        "summary": "The caller is typing in one conversation (relayed, never stored)",
+        "security": CALLER,
+        "requestBody": _body({"with": {"type": "string", "description": "a username, or * for the group",
+                                       "examples": ["*"]},
+                              "room": {"type": "string"}}, [],
+                             oneOf=[{"required": ["with"], "not": {"required": ["room"]}},
+                                    {"required": ["room"], "not": {"required": ["with"]}}]),
+        "responses": {"204": {"description": "passed on (or dropped: at most one every CHAT_TYPING_INTERVAL)"},
+                      **_errors(400, 401, 403, 404, 413, 415)}}},
     "/api/users": {"get": {
         "summary": "Who is online",
         "security": CALLER,
