@@ -1,4 +1,5 @@
-"""The client's commands: login, send, listen, history (`python -m chat.client --help`)."""
+"""The client's commands: login, send, listen, history, and the room commands of rooms.py
+(`python -m chat.client --help`)."""
 
 import argparse
 import getpass
@@ -8,8 +9,10 @@ import urllib.parse
 import uuid
 
 from .config import load_config, save_config
-from .connection import ChatSocket, format_message, http_json, listen, socket_frames, sse_frames
+from .connection import ChatSocket, http_json, listen, socket_frames, sse_frames
 from .errors import ClientError
+from .lines import format_message
+from .rooms import add_parsers as add_room_parsers, room_name
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 
@@ -32,9 +35,13 @@ def cmd_login(args):
 
 
 def cmd_send(args):
-    """Send one message and wait for its acknowledgement."""
+    """Send one message (to everyone, one user or a room) and wait for its acknowledgement."""
     config = load_config()
-    frame = {"msg": args.text, "to_user": args.to, "cid": uuid.uuid4().hex}
+    frame = {"msg": args.text, "cid": uuid.uuid4().hex}
+    if args.room is not None:
+        frame["room"] = args.room
+    else:
+        frame["to_user"] = args.to
     if args.sse:
         ack = http_json(config, "POST", "/api/messages", frame)
     else:
@@ -58,14 +65,15 @@ def _send_over_socket(config, frame):
 
 
 def cmd_listen(args):
-    """Print messages as they come, until interrupted."""
+    """Print messages and member events as they come, until interrupted."""
     listen(load_config(), sse_frames if args.sse else socket_frames)
 
 
 def cmd_history(args):
-    """Print the newest messages of the group or of one conversation, oldest first."""
+    """Print the newest messages of the group, a direct conversation or a room, oldest first."""
     config = load_config()
-    query = urllib.parse.urlencode({"with": args.with_user or "*", "limit": args.limit})
+    where = {"room": args.room} if args.room is not None else {"with": args.with_user or "*"}
+    query = urllib.parse.urlencode({**where, "limit": args.limit})
     for frame in http_json(config, "GET", f"/api/messages?{query}")["messages"]:
         print(format_message(frame))
 
@@ -80,7 +88,9 @@ def parser():
     login.add_argument("--server", default=os.environ.get("CHAT_SERVER", DEFAULT_SERVER))
     login.set_defaults(run=cmd_login)
     send = commands.add_parser("send", help="send one message")
-    send.add_argument("--to", help="a username (default: everyone)")
+    to = send.add_mutually_exclusive_group()
+    to.add_argument("--to", help="a username (default: everyone)")
+    to.add_argument("--room", type=room_name, help="a room you are in")
     send.add_argument("text")
     send.add_argument("--sse", action="store_true", help="send with POST /api/messages")
     send.set_defaults(run=cmd_send)
@@ -88,9 +98,12 @@ def parser():
     listen_cmd.add_argument("--sse", action="store_true", help="receive Server-Sent Events")
     listen_cmd.set_defaults(run=cmd_listen)
     history = commands.add_parser("history", help="print recent messages")
-    history.add_argument("--with", dest="with_user", help="a username (default: the group)")
+    where = history.add_mutually_exclusive_group()
+    where.add_argument("--with", dest="with_user", help="a username (default: the group)")
+    where.add_argument("--room", type=room_name, help="a room")
     history.add_argument("--limit", type=int, default=50)
     history.set_defaults(run=cmd_history)
+    add_room_parsers(commands)
     return top
 
 

@@ -11,6 +11,7 @@ import urllib.request
 import websocket
 
 from .errors import ClientError
+from .lines import format_event
 
 BACKOFF_MAX = 10.0
 
@@ -37,12 +38,6 @@ def _error_text(status, raw):
         return f"{status} {error['code']}: {error['detail']}"
     except (ValueError, KeyError, TypeError):
         return f"HTTP {status}"
-
-
-def format_message(frame):
-    """One line for one message: id, time, sender → recipient: text."""
-    to = frame["to_user"] if frame["to_user"] is not None else "everyone"
-    return f"#{frame['id']} {frame['ts']} {frame['from_user']} → {to}: {frame['msg']}"
 
 
 class ChatSocket:
@@ -102,7 +97,7 @@ def sse_frames(config, since):
 
 
 def listen(config, frames, out=sys.stdout):
-    """Print every new message, reconnecting with `since` (backoff up to 10 s) forever."""
+    """Print every new message and member event, reconnecting with `since` (backoff up to 10 s) forever."""
     last_id, backoff, first = None, 1.0, True
     while True:
         try:
@@ -112,10 +107,10 @@ def listen(config, frames, out=sys.stdout):
                     print(f"({'listening as' if first else 'caught up; back as'} {config['user']})",
                           file=sys.stderr, flush=True)
                     last_id, first, backoff = max(last_id or 0, frame["last_id"]), False, 1.0
-                elif kind == "message" and not first:
+                elif kind in ("message", "member") and not first:
                     if last_id is None or frame["id"] > last_id:
                         last_id = frame["id"]
-                        print(format_message(frame), file=out, flush=True)
+                        print(format_event(frame), file=out, flush=True)
         except (OSError, websocket.WebSocketException, http.client.HTTPException) as exc:
             print(f"(connection lost: {exc}; reconnecting in {backoff:.0f} s)", file=sys.stderr, flush=True)
         else:

@@ -1,4 +1,4 @@
-"""`python -m chat.client` against a live server: login, send, listen, history."""
+"""`python -m chat.client` against a live server: login, send, listen, history, and rooms."""
 
 import os
 import stat
@@ -14,11 +14,13 @@ from liveserver import ROOT, timeout
 
 @pytest.fixture
 def cli(server, tmp_path):
-    """Run the client with its own config file; returns (returncode, stdout, stderr)."""
+    """Run the client with its own config file; returns (returncode, stdout, stderr).
+    `config="other.json"` runs it with another file: a second user."""
     env = {**os.environ, "CHAT_CLIENT_CONFIG": str(tmp_path / "client.json"), "CHAT_SERVER": server.url}
 
-    def run(*args):
-        done = subprocess.run([sys.executable, "-m", "chat.client", *args], cwd=ROOT, env=env,
+    def run(*args, config="client.json"):
+        done = subprocess.run([sys.executable, "-m", "chat.client", *args], cwd=ROOT,
+                              env={**env, "CHAT_CLIENT_CONFIG": str(tmp_path / config)},
                               capture_output=True, text=True, timeout=timeout(30), check=False)
         return done.returncode, done.stdout, done.stderr
     run.env = env
@@ -123,3 +125,86 @@ def test_listen_prints_new_messages_and_catches_up_after_a_restart(start_server,
         sender.close()
     texts = [line.split(": ", 1)[1] for line in listener.printed]
     assert texts == ["first", "while you were away", "after"]  # each once, in order
+
+
+def test_rooms_create_list_join_leave_and_add(cli, server):
+    """rooms lists name, public or private, members, joined or not, topic; join, leave and add change it."""
+    server.token("cy_c")
+    cli("login", "ann_c")
+    cli("login", "bob_c", config="bob.json")
+    code, out, _ = cli("create-room", "design_c", "--topic", "pixels and fonts")
+    assert code == 0 and out == "#design_c  public  1 member  joined  pixels and fonts\n"
+    code, out, _ = cli("create-room", "hiring_c", "--private")
+    assert code == 0 and out == "#hiring_c  private  1 member  joined\n"
+    code, out, _ = cli("rooms", config="bob.json")
+    assert code == 0 and out == "#design_c  public  1 member  not joined  pixels and fonts\n"  # hiring_c hidden
+    code, out, _ = cli("join", "#design_c", config="bob.json")
+    assert code == 0 and out == "#design_c  public  2 members  joined  pixels and fonts\n"
+    code, out, _ = cli("add", "hiring_c", "bob_c")
+    assert code == 0 and out == "#hiring_c  private  2 members  joined\n"
+    code, out, _ = cli("rooms", config="bob.json")
+    assert out.splitlines() == ["#design_c  public   2 members  joined  pixels and fonts",
+                                "#hiring_c  private  2 members  joined"]
+    code, out, _ = cli("leave", "hiring_c", config="bob.json")
+    assert code == 0 and out == "#hiring_c  private  1 member  not joined\n"
+    assert "hiring_c" not in cli("rooms", config="bob.json")[1]
+
+
+def test_send_and_history_in_a_room(cli):
+    """send --room over the socket and over HTTP; history --room shows the room's messages only."""
+    cli("login", "dee_c")
+    cli("create-room", "garden_c")
+    code, out, _ = cli("send", "--room", "garden_c", "tomatoes are in")
+    assert code == 0 and out.rstrip().endswith("dee_c → #garden_c: tomatoes are in")
+    code, out, _ = cli("send", "--sse", "--room", "#garden_c", "and basil")
+    assert code == 0 and out.rstrip().endswith("dee_c → #garden_c: and basil")
+    cli("send", "to the group, not the garden")
+    code, out, _ = cli("history", "--room", "garden_c")
+    assert code == 0 and [line.split(" ", 2)[2] for line in out.splitlines()] == [
+        "dee_c → #garden_c: tomatoes are in", "dee_c → #garden_c: and basil"]
+    assert "tomatoes" not in cli("history")[1]
+
+
+def test_room_errors_are_one_line_and_exit_1(cli, server):
+    """unknown_room, not_member, room_exists, bad_name: one line on stderr each, exit 1, no traceback."""
+    cli("login", "eve_c")
+    cli("create-room", "kitchen_c")
+    cli("login", "fay_c", config="fay.json")
+    cases = [(("join", "nowhere_c"), "chat: 404 unknown_room: "), (("leave", "nowhere_c"), "chat: 404 unknown_room: "),
+             (("history", "--room", "nowhere_c"), "chat: 404 unknown_room: "),
+             (("send", "--room", "nowhere_c", "hi"), "chat: unknown_room: "),
+             (("send", "--sse", "--room", "nowhere_c", "hi"), "chat: 404 unknown_room: "),
+             (("send", "--room", "kitchen_c", "hi"), "chat: not_member: "),
+             (("send", "--sse", "--room", "kitchen_c", "hi"), "chat: 403 not_member: "),
+             (("add", "kitchen_c", "eve_c"), "chat: 403 not_member: "),
+             (("create-room", "KITCHEN_C"), "chat: 409 room_exists: "),
+             (("create-room", "no spaces"), "chat: 400 bad_name: ")]
+    for args, start in cases:
+        code, out, err = cli(*args, config="fay.json")
+        assert (code, out) == (1, "") and err.startswith(start) and err.count("\n") == 1, (args, err)
+    code, _, err = cli("send", "--to", "eve_c", "--room", "kitchen_c", "hi")
+    assert code == 2 and "not allowed with argument" in err
+
+
+@pytest.mark.parametrize("transport", [[], ["--sse"]], ids=["socket", "sse"])
+def test_listen_shows_room_messages_and_member_events(cli, server, transport):
+    """listen prints a room's messages with the room's name, and who joined, was added and left."""
+    suffix = "s" if transport else "w"
+    room, cat = f"porch_{suffix}", f"cat_{suffix}"
+    server.token(cat)
+    cli("login", f"gus_{suffix}")
+    cli("login", f"hal_{suffix}", config="hal.json")
+    cli("create-room", room)
+    listener = Listener(cli.env, *transport)
+    try:
+        listener.wait_for(listener.err, "listening as")
+        cli("join", room, config="hal.json")
+        cli("send", "--room", room, "evening all", config="hal.json")
+        cli("add", room, cat)
+        cli("leave", room, config="hal.json")
+        listener.wait_for(listener.out, "left")
+    finally:
+        listener.stop()
+    assert [line.split(" ", 2)[2] for line in listener.printed] == [
+        f"hal_{suffix} joined #{room}", f"hal_{suffix} → #{room}: evening all",
+        f"gus_{suffix} added {cat} to #{room}", f"hal_{suffix} left #{room}"]
