@@ -234,7 +234,7 @@ class Client:
         assert hello["type"] == "hello", hello
         backlog = []
         while (frame := self.recv())["type"] != "synced":
-            if frame["type"] in ("message", "member"):
+            if "id" in frame:  # a stored event
                 backlog.append(frame)
         return hello, backlog, frame
 

@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 PIPELINE = 32  # messages of one connection queued for commit at once
 STORAGE_FAILED = "the message could not be stored; send it again"
 SIGNED_OUT = "the password changed: log in again"
+CHANGE_REFUSED = {"not_found": "there is no message {id} to change (or it is deleted)",
+                  "forbidden": "only its sender may change message {id}"}
 
 
 class Router:
@@ -220,6 +222,10 @@ class Router:
         Store.queue_message.
         """
         self._take_rate(sender, message.cid)
+        if isinstance(message, client_frames.ClientChange):
+            if ack:
+                self._acks[ack] = origin
+            return self.store.queue_change(sender.user, message.kind, message.of, message.msg, message.cid, outcome)
         user, to_user, room = sender.user, None, None
         if message.to_user is not None:
             to_user = self.store.display_name(message.to_user)
@@ -255,7 +261,11 @@ class Router:
         self._rate.take(key)
 
     def _stored(self, message, origin, ack, record, created):  # pylint: disable=too-many-arguments
-        """The commit is done: publish a new message, or acknowledge a repeated one."""
+        """The commit is done: publish a new event, or acknowledge a repeated one; FrameRejected
+        for an edit or delete the commit refused."""
+        if record is None:
+            self._acks.pop(ack, None)
+            raise FrameRejected(created, CHANGE_REFUSED[created].format(id=message.of), message.cid)
         if created:
             kind = "room" if record.room is not None else "group" if record.to_user is None else "direct"
             metrics.count(self._messages_in[kind])
@@ -263,7 +273,7 @@ class Router:
         elif ack:
             # Stored before: the follower delivered it then, so acknowledge here.
             self._acks.pop(ack, None)
-            origin.send(Outgoing.of(server_frames.message(record, message.cid)))
+            origin.send(Outgoing.of(server_frames.event(record, message.cid)))
             metrics.count(metrics.DELIVERIES)
 
     def published(self, record, cid=None):
@@ -303,7 +313,7 @@ class Router:
         frame = server_frames.event(record)
         encoded = server_frames.encode(frame)
         if waiting is not None:
-            waiting.send(Outgoing(server_frames.acknowledgement(encoded, cid), "message", record.id))
+            waiting.send(Outgoing(server_frames.acknowledgement(encoded, cid), frame["type"], record.id))
         self._fanout.send(self._audience(record), Outgoing(encoded, frame["type"], record.id), waiting, record.id,
                           counted=int(waiting is not None))
 
@@ -394,6 +404,8 @@ class _Stored:  # pylint: disable=protected-access  (the router's own part)
         """Stored (or found stored before): `outcome` is (record, created)."""
         try:
             self.router._stored(self.message, self.ws, self.ack, *outcome)
+        except FrameRejected as exc:
+            self.router._refuse(self.ws, exc.code, exc.detail, exc.cid)
         finally:
             self.in_flight.release()
 

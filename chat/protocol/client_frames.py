@@ -46,9 +46,32 @@ def parse_client_frame(text, max_chars):
     """Parse and validate one client text frame (a ClientMessage or a ClientTyping);
     raise FrameRejected if it is refused."""
     data = parse_json(text)
-    if isinstance(data, dict) and data.get("type") == "typing":
+    kind = data.get("type") if isinstance(data, dict) else None
+    if kind == "typing":
         return validate_typing(data)
+    if kind in ("edit", "delete"):
+        return validate_change(data, max_chars, kind)
     return validate_message(data, max_chars)
+
+
+class ClientChange:
+    """A validated edit (with its new `msg`) or delete of the message `of`. It names no
+    recipient (to_user, room: None): it goes where the message went."""
+
+    __slots__ = ("kind", "of", "msg", "cid")
+    to_user = room = None
+
+    def __init__(self, kind, of, msg, cid):
+        self.kind, self.of, self.msg, self.cid = kind, of, msg, cid
+
+
+def validate_change(data, max_chars, kind):
+    """Check a decoded edit or delete (a frame, or the body of PATCH and DELETE /api/messages/<id>)."""
+    cid = _cid(data)
+    of = data.get("id")
+    if not isinstance(of, int) or isinstance(of, bool) or not 1 <= of <= MAX_ID:
+        raise FrameRejected("bad_message", "id must be the id of a message", cid)
+    return ClientChange(kind, of, _text(data, max_chars, cid) if kind == "edit" else None, cid)
 
 
 class Conversation(NamedTuple):
@@ -97,18 +120,10 @@ def validate_message(data, max_chars):
     """Check a decoded message object (socket frame or HTTP body) and return a ClientMessage."""
     if not isinstance(data, dict):
         raise FrameRejected("bad_message", "a message must be a JSON object")
-    cid = data.get("cid")
-    if cid is not None and (not isinstance(cid, str) or len(cid) > MAX_CID):
-        raise FrameRejected("bad_message", f"cid must be a string of at most {MAX_CID} characters")
+    cid = _cid(data)
     if data.get("type", "message") != "message":
-        raise FrameRejected("bad_message", 'type must be absent, "message" or "typing"', cid)
-    msg = data.get("msg")
-    if not isinstance(msg, str) or not msg:
-        raise FrameRejected("bad_message", "msg must be a non-empty string", cid)
-    if len(msg) > max_chars:
-        raise FrameRejected("too_long", f"msg has {len(msg)} characters, the limit is {max_chars}", cid)
-    if is_blank(msg):
-        raise FrameRejected("bad_message", "msg has no visible character", cid)
+        raise FrameRejected("bad_message", 'type must be absent or one of "message", "typing", "edit", "delete"', cid)
+    msg = _text(data, max_chars, cid)
     to_user, room = data.get("to_user"), data.get("room")
     if room is not None:
         if to_user not in (None, ""):
@@ -122,6 +137,25 @@ def validate_message(data, max_chars):
     if name is None:
         raise FrameRejected("unknown_user", f"no user is called {to_user[:40]!r}", cid)
     return ClientMessage(name, msg, cid)
+
+
+def _cid(data):
+    cid = data.get("cid")
+    if cid is not None and (not isinstance(cid, str) or len(cid) > MAX_CID):
+        raise FrameRejected("bad_message", f"cid must be a string of at most {MAX_CID} characters")
+    return cid
+
+
+def _text(data, max_chars, cid):
+    """The `msg` of a message or an edit: 1 to max_chars characters, something visible."""
+    msg = data.get("msg")
+    if not isinstance(msg, str) or not msg:
+        raise FrameRejected("bad_message", "msg must be a non-empty string", cid)
+    if len(msg) > max_chars:
+        raise FrameRejected("too_long", f"msg has {len(msg)} characters, the limit is {max_chars}", cid)
+    if is_blank(msg):
+        raise FrameRejected("bad_message", "msg has no visible character", cid)
+    return msg
 
 
 def _room_name(raw, cid):

@@ -11,11 +11,14 @@ import orjson
 
 
 MEMBER = "member"  # the `kind` of a member event; a message has none
+EDIT, DELETE = "edit", "delete"  # the kinds of the events that change a message
 
 
 class Message(NamedTuple):
     """A stored event, as the store returns it: a message, or a member event of a room
-    (kind "member": `from_user` did it, `to_user` joined or left, `msg` is "join" or "leave")."""
+    (kind "member": `from_user` did it, `to_user` joined or left, `msg` is "join" or "leave"),
+    or an edit or delete of message `of` (kind "edit" or "delete"). A message's `edited` is
+    the time of its last edit."""
 
     id: int
     from_user: str
@@ -24,13 +27,30 @@ class Message(NamedTuple):
     ts: float
     room: str | None = None
     kind: str | None = None
+    of: int | None = None
+    edited: float | None = None
 
 
 def event(record, cid=None):
     """The frame of a stored event: `message`, or `member` for a room's member event."""
     if record.kind == MEMBER:
         return member(record)
+    if record.kind in (EDIT, DELETE):
+        return change(record, cid)
     return message(record, cid)
+
+
+def change(record, cid=None):
+    """The `edit` or `delete` frame of message `record.of`; an edit's with the text it set."""
+    frame = {"type": record.kind, "id": record.id, "of": record.of, "from_user": record.from_user,
+             "to_user": record.to_user, "ts": utc_timestamp(record.ts)}
+    if record.room is not None:
+        frame["room"] = record.room
+    if record.kind == EDIT:
+        frame["msg"] = record.msg
+    if cid is not None:
+        frame["cid"] = cid
+    return frame
 
 
 def member(record):
@@ -47,6 +67,8 @@ def message(record, cid=None):
         frame["room"] = record.room
     if not record.msg:  # a live message is never empty: this one was deleted
         frame["deleted"] = True
+    elif record.edited is not None:
+        frame["edited"] = utc_timestamp(record.edited)
     if cid is not None:
         frame["cid"] = cid
     return frame

@@ -15,37 +15,13 @@ from ..errors import StoreUnavailable
 from ..protocol.names import name_key
 from ..protocol.server_frames import Message
 from .accounts import AccountStore
+from .changes import ChangeStore
 from .group_commit import GroupCommit
+from .queries import COLUMNS, GROUP, MESSAGES_ONLY, PAIR, ROOM_MESSAGES, VISIBLE
 from .rooms import RoomStore
 
 
-COLUMNS = "id, from_user, to_user, msg, ts, room, kind"
-
-
-# Which events a query wants, as conditions on a row of `messages`. A room's rows carry
-# its key in room_key; a member event also names its subject in to_key.
-GROUP = "(to_key IS NULL AND room_key IS NULL)"
-
-
-PAIR = "(room_key IS NULL AND ((from_key = :me AND to_key = :other) OR (from_key = :other AND to_key = :me)))"
-
-
-TO_OR_FROM_ME = "(room_key IS NULL AND (to_key = :me OR from_key = :me))"
-
-
-MY_MEMBER_EVENTS = "(room_key IS NOT NULL AND kind = 'member' AND to_key = :me)"
-
-
-MY_ROOMS = "room_key IN (SELECT room_key FROM members WHERE user_key = :me)"
-
-
-VISIBLE = f"({GROUP} OR {TO_OR_FROM_ME} OR {MY_MEMBER_EVENTS} OR {MY_ROOMS})"
-
-
-ROOM_MESSAGES = "(room_key = :room AND kind IS NULL)"
-
-
-class Store(AccountStore, RoomStore, ABC):
+class Store(AccountStore, RoomStore, ChangeStore, ABC):
     """Users, rooms and messages. Subclasses: SqliteStore (one host), PostgresStore (many).
 
     A subclass that lacks one of the abstract operations below cannot be built.
@@ -227,11 +203,11 @@ class Store(AccountStore, RoomStore, ABC):
     def _after(cls, conn, last_id, limit):
         rows = conn.execute(cls._sql(f"SELECT {COLUMNS}, cid FROM messages WHERE id > :last ORDER BY id LIMIT :n"),
                             {"last": last_id, "n": limit}).fetchall()
-        return [(Message(*row[:7]), row[7]) for row in rows]
+        return [(Message(*row[:9]), row[9]) for row in rows]
 
     @classmethod
     def _history(cls, conn, me, other, before, limit, room=None):  # pylint: disable=too-many-arguments
-        where = ROOM_MESSAGES if room is not None else GROUP if other is None else PAIR
+        where = ROOM_MESSAGES if room is not None else f"{GROUP if other is None else PAIR} AND {MESSAGES_ONLY}"
         rows = conn.execute(
             cls._sql(f"SELECT {COLUMNS} FROM messages WHERE id < :before AND {where} ORDER BY id DESC LIMIT :n"),
             {"me": me, "other": other, "room": room, "before": before, "n": limit}).fetchall()

@@ -8,8 +8,10 @@ host: a reader that sees id N has every smaller id committed, which the backlog
 """
 
 import functools
+import logging
 import re
 
+import gevent
 import psycopg
 from gevent.queue import Queue
 
@@ -17,10 +19,15 @@ from ..errors import SettingsError, StoreUnavailable
 from ..protocol.names import name_key
 from ..protocol.server_frames import Message
 from .accounts import migrate_accounts
+from .changes import migrate_changes
 from .rooms import migrate_rooms
-from .base import COLUMNS, Store, page
+from .base import Store, page
+from .queries import COLUMNS
 
-SCHEMA_VERSION = 3
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 4
+ERASE_AFTER = 1.0  # seconds after a delete until VACUUM clears the old row versions (the contract allows 60)
 READERS = 4
 _LOCK_MIGRATE = 0x63686174  # pg_advisory_lock keys of this application ("chat")
 _LOCK_WRITE = 0x63686175
@@ -50,6 +57,7 @@ _MIGRATIONS = {
     2: lambda conn: migrate_accounts(conn, "%s", "DOUBLE PRECISION"),
     3: lambda conn: migrate_rooms(conn, "DOUBLE PRECISION", [
         "CREATE INDEX messages_room ON messages (room_key, id) WHERE room_key IS NOT NULL"]),
+    4: lambda conn: migrate_changes(conn, "DOUBLE PRECISION"),
 }
 
 
@@ -134,17 +142,40 @@ class PostgresStore(Store):
         migrate(url)
         self._readers = _Connections(url, READERS)
         self._writer = _Connections(url, 1)
+        self._url = url
+        self._erase_timer = None
         super().__init__()
 
     def _read(self, operation, *args):
         return self._readers.run(lambda conn: operation(conn, *args))
 
     def _close(self):
+        if self._erase_timer is not None:
+            self._erase_timer.kill()
+            self._vacuum()
         self._readers.close()
         self._writer.close()
 
     def _run_batch(self, batch):
-        return self._writer.run(lambda conn: _run_batch(conn, batch))
+        outcomes = self._writer.run(lambda conn: _run_batch(conn, batch))
+        if any(operation == PostgresStore._change_message and args[0]["kind"] == "delete"
+               for operation, args in batch):
+            self.erase_soon()
+        return outcomes
+
+    def erase_soon(self):
+        """VACUUM the messages within ERASE_AFTER seconds: an UPDATE leaves the old version
+        of a row, the deleted text in it, in the table's pages until then."""
+        if self._erase_timer is None:
+            self._erase_timer = gevent.spawn_later(ERASE_AFTER, self._vacuum)
+
+    def _vacuum(self):
+        self._erase_timer = None
+        try:
+            with _connect(self._url) as conn:
+                conn.execute("VACUUM messages")
+        except psycopg.Error as exc:
+            log.warning("VACUUM after a delete failed (the next delete tries again): %s", exc)
 
     @staticmethod
     def _replace_password_hash(conn, key, old, new):

@@ -116,6 +116,29 @@ def post_message(chat, user):
     return jsonify(server_frames.message(record, message.cid)), 201 if created else 200
 
 
+@bp.patch("/api/messages/<int:message_id>")
+@logged_in
+def edit_message(chat, user, message_id):
+    """`{"msg", "cid"?}`: the caller edits their message; 200 and the stored edit event."""
+    return _change(chat, user, "edit", {**json_body(), "id": message_id})
+
+
+@bp.delete("/api/messages/<int:message_id>")
+@logged_in
+def delete_message(chat, user, message_id):
+    """`{"cid"?}` or no body: the caller deletes their message; 200 and the stored delete event."""
+    return _change(chat, user, "delete", {**(json_body() if request.content_length else {}), "id": message_id})
+
+
+def _change(chat, user, kind, body):
+    change = client_frames.validate_change(body, chat.settings.max_message_chars, kind)
+    try:
+        record, _ = chat.router.accept(user, change, address=request.remote_addr)
+    except StoreUnavailable:
+        return json_error(503, "storage_failed", STORAGE_FAILED)
+    return jsonify(server_frames.event(record, change.cid))
+
+
 @bp.post("/api/typing")
 @logged_in
 def typing(chat, user):

@@ -11,7 +11,7 @@ from .helpers import json_error, runtime
 
 # A refused frame's or body's error code, as an HTTP status.
 REJECTION_STATUS = {"bad_json": 400, "bad_message": 400, "too_long": 413, "unknown_user": 404, "rate_limited": 429,
-                    "unknown_room": 404, "not_member": 403}
+                    "unknown_room": 404, "not_member": 403, "not_found": 404, "forbidden": 403}
 
 
 def register_handlers(app):

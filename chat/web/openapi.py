@@ -14,6 +14,8 @@ NAME = {"type": "string", "minLength": 1, "maxLength": MAX_NAME, "pattern": r"^[
         "description": f"{NAME_RULE}; case-insensitive"}
 PASSWORD = {"type": "string", "minLength": MIN_PASSWORD, "maxLength": MAX_PASSWORD}
 CALLER = [{"bearer": []}, {"cookie": []}]
+MESSAGE_PATH = {"name": "id", "in": "path", "required": True,
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}, "description": "a message's id"}
 ROOM_PATH = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"},
              "description": "a room's name, in any case"}
 
@@ -54,17 +56,26 @@ SCHEMAS = {
         "msg": {"type": "string"}, "ts": {"type": "string", "format": "date-time"},
         "cid": {"type": "string", "description": "only on the sender's acknowledgement"},
         "deleted": {"const": True, "description": "only on a deleted message, whose msg is empty"},
+        "edited": {"type": "string", "format": "date-time", "description": "the time of the last edit"},
         "room": {"type": ["string", "null"], "description": "the room of a room's message"}}},
     "Room": {"type": "object", "required": ["name", "private", "topic", "created_by", "members", "member"],
              "properties": {"name": {"type": "string"}, "private": {"type": "boolean"},
                             "topic": {"type": "string", "maxLength": MAX_TOPIC},
                             "created_by": {"type": "string"}, "members": {"type": "integer", "minimum": 0},
                             "member": {"type": "boolean", "description": "whether the caller is in it"}}},
+    "Change": {"type": "object", "required": ["type", "id", "of", "from_user", "to_user", "ts"], "properties": {
+        "type": {"enum": ["edit", "delete"]}, "id": {"type": "integer", "minimum": 1},
+        "of": {"type": "integer", "minimum": 1}, "from_user": {"type": "string"},
+        "to_user": {"type": ["string", "null"]}, "room": {"type": ["string", "null"]},
+        "msg": {"type": "string", "description": "an edit's text (empty once the message is deleted)"},
+        "ts": {"type": "string", "format": "date-time"}, "cid": {"type": "string"}}},
     "RoomAnswer": {"type": "object", "required": ["room"], "properties": {"room": {"$ref": "#/components/schemas/Room"}}},
     "Token": {"type": "object", "required": ["token", "user", "expires"], "properties": {
         "token": {"type": "string"}, "user": {"type": "string"},
         "expires": {"type": "string", "format": "date-time"}}},
 }
+
+STORED = {"anyOf": [_ref("Change"), _ref("Message")]}  # a repeated cid answers whatever it was stored with
 
 PATHS = {
     "/api/token": {"post": {
@@ -158,6 +169,21 @@ PATHS = {
                      "requestBody": _body({"user": NAME}, ["user"]),
                      "responses": {"200": _json(_ref("RoomAnswer"), "the room"),
                                    **_errors(400, 401, 403, 404, 409, 413, 415, 429, 503)}}}))},
+    "/api/messages/{id}": {
+        "patch": {
+            "summary": "Edit one of the caller's messages",
+            "security": CALLER, "parameters": [MESSAGE_PATH],
+            "requestBody": _body({"msg": {"type": "string", "minLength": 1},
+                                  "cid": {"type": ["string", "null"], "maxLength": MAX_CID}}, ["msg"]),
+            "responses": {"200": _json(STORED, "the stored edit event (for a cid seen before, what was stored with it)"),
+                          **_errors(400, 401, 403, 404, 413, 415, 429, 503)}},
+        "delete": {
+            "summary": "Delete one of the caller's messages: its text is erased",
+            "security": CALLER, "parameters": [MESSAGE_PATH],
+            "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"cid": {"type": ["string", "null"], "maxLength": MAX_CID}}}}}},
+            "responses": {"200": _json(STORED, "the stored delete event (for a cid seen before, what was stored with it)"),
+                          **_errors(400, 401, 403, 404, 413, 415, 429, 503)}}},
     "/api/typing": {"post": {
         "summary": "The caller is typing in one conversation (relayed, never stored)",
         "security": CALLER,

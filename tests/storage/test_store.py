@@ -421,3 +421,42 @@ def test_a_user_in_many_rooms_sees_each_and_the_newest_first(open_store):
     assert [r.id for r in records][-2:] == [last.id, first.id] and truncated
     _, records, _ = store.snapshot("ann", 0, 1000)
     assert len(records) == sqlite_mailbox.ROOMS_PER_QUERY + 7
+
+
+# -- edits and deletes ---------------------------------------------------------------
+
+def test_edits_and_deletes_change_the_message_in_place_and_are_events(open_store):
+    """An edit and a delete each take an id; every read serves the message as it is now;
+    a delete blanks the edits' text too; a repeated cid gives the stored event."""
+    store = open_store()
+    original, _ = store.add_message("ann", "bob", "helo", "m1")
+    edit, created = store.queue_change("ann", "edit", original.id, "hello", "e1").get(timeout=10)
+    assert created and (edit.kind, edit.of, edit.msg, edit.to_user) == ("edit", original.id, "hello", "bob")
+    assert store.queue_change("ann", "edit", original.id, "again", "e1").get(timeout=10) == (edit, False)
+    (current,) = store.history("bob", "ann", 1 << 40, 50)
+    assert current.msg == "hello" and current.edited == edit.ts
+    assert [r.id for r in store.snapshot("bob", 0, 50)[1]] == [original.id, edit.id]
+    delete, _ = store.queue_change("ann", "delete", original.id, None, "d1").get(timeout=10)
+    assert (delete.kind, delete.of, delete.msg) == ("delete", original.id, "")
+    assert [(r.kind, r.msg) for r in open_store().snapshot("bob", 0, 50)[1]] == [(None, ""), ("edit", ""), ("delete", "")]
+    assert store.queue_change("ann", "edit", original.id, "back", "e2").get(timeout=10) == (None, "not_found")
+
+
+def test_only_the_sender_changes_a_message_and_others_learn_nothing(open_store):
+    """forbidden for a message one sees but did not send; not_found for one one cannot see."""
+    store = open_store()
+    for user in ("ann", "bob", "cat"):
+        store.remember_user(user)
+    group, _ = store.add_message("ann", None, "to all")
+    direct, _ = store.add_message("ann", "bob", "to bob")
+    store.create_room("hiring", "ann", True, "", 500)
+    secret, _ = store.add_message("ann", None, "in a private room", room="hiring")
+
+    def change(user, of):
+        return store.queue_change(user, "delete", of, None, None).get(timeout=10)[1]
+
+    assert change("bob", group.id) == "forbidden" and change("bob", direct.id) == "forbidden"
+    assert change("cat", direct.id) == "not_found" and change("cat", secret.id) == "not_found"
+    assert change("cat", 10**9) == "not_found"
+    assert store.join_room("hiring", "cat", "ann", 500, 10)[0] == "ok"
+    assert change("cat", secret.id) == "forbidden"

@@ -18,7 +18,7 @@ import time
 import gevent.monkey
 
 from ...errors import SettingsError
-from ..base import COLUMNS, GROUP, MY_MEMBER_EVENTS, PAIR, ROOM_MESSAGES, TO_OR_FROM_ME
+from ..queries import COLUMNS, GROUP, MESSAGES_ONLY, MY_MEMBER_EVENTS, PAIR, ROOM_MESSAGES, TO_OR_FROM_ME
 from .schema import connect
 from .writing import newest_id, transaction
 
@@ -136,7 +136,11 @@ GROUP_SEARCH = [("''", GROUP)]
 VISIBLE_SEARCH = GROUP_SEARCH + [(":me", f"({TO_OR_FROM_ME} OR {MY_MEMBER_EVENTS})")]
 
 
-PAIR_SEARCH = [(":me", PAIR)]
+# What a conversation's history searches: its messages, not the events that changed them.
+GROUP_HISTORY = [("''", f"{GROUP} AND {MESSAGES_ONLY}")]
+
+
+PAIR_HISTORY = [(":me", f"{PAIR} AND {MESSAGES_ONLY}")]
 
 
 ROOM_SEARCH = [("'#' || :room", ROOM_MESSAGES)]

@@ -4,9 +4,10 @@ import sqlite3
 
 from ...errors import SettingsError
 from ..accounts import migrate_accounts
+from ..changes import migrate_changes
 from ..rooms import migrate_rooms
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 
 def connect(path):
@@ -14,6 +15,8 @@ def connect(path):
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")  # an acknowledgement survives power loss too
     conn.execute("PRAGMA busy_timeout=10000")
+    # Freed space is zeroed: a deleted message's text stays in no free page or cell.
+    conn.execute("PRAGMA secure_delete=ON")
     # Checkpoint every 10,000 pages (40 MiB of WAL), not 1,000: an index page rewritten by
     # many commits in between is copied into the database once.
     conn.execute("PRAGMA wal_autocheckpoint=10000")
@@ -56,7 +59,19 @@ MIGRATIONS = {
     5: "DROP INDEX messages_ts;",
     6: lambda conn: migrate_accounts(conn, "?", "REAL"),
     7: lambda conn: migrate_rooms(conn, "REAL"),  # the mailbox indexes rooms (mailbox.ENTRIES)
+    8: lambda conn: migrate_changes(conn, "REAL"),
 }
+
+
+def truncate_log(path):
+    """Copy the WAL into the database and empty it, on a connection of its own: the old
+    page images in it (a deleted message's text among them) are gone. True when done,
+    False when a reader kept it from finishing (try again later)."""
+    conn = connect(path)
+    try:
+        return conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0
+    finally:
+        conn.close()
 
 
 def open_database(path):

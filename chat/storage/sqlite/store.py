@@ -18,14 +18,22 @@ from gevent.queue import Queue
 from ...errors import StoreUnavailable
 from ...protocol.server_frames import Message
 from ..base import Store, page
-from .mailbox import (ENTRIES, FILL_QUIET, FILL_ROWS, FILL_SHARE, GROUP_SEARCH, PAIR_SEARCH, ROOM_SEARCH, fill_mailbox,
+from .mailbox import (ENTRIES, FILL_QUIET, FILL_ROWS, FILL_SHARE, GROUP_HISTORY, PAIR_HISTORY, ROOM_SEARCH, fill_mailbox,
                       forget, index, newest, open_mailbox, visible, with_mailbox)
-from .schema import connect, open_database
+from .schema import connect, open_database, truncate_log
 from .writing import insert_message, newest_id, run_batch, transaction
 
 log = logging.getLogger(__name__)
 
 READERS = 4
+ERASE_AFTER = 1.0  # seconds after a delete until its text leaves the WAL (the contract allows 60)
+
+
+def _erases(operation, args):
+    """True for a write that blanks text: a delete, or an account's erasure."""
+    if operation == SqliteStore._change_message:
+        return args[0]["kind"] == "delete"
+    return operation in (SqliteStore._erase, SqliteStore._log_in_guest, SqliteStore._end_session)
 
 
 class SqliteStore(Store):
@@ -35,6 +43,7 @@ class SqliteStore(Store):
         self.path = path
         self._fill_rows = fill_rows
         self._fill_timer = None
+        self._erase_timer = None
         self._filling = False
         self._last_write = 0.0
         self._writer = open_database(path)
@@ -56,19 +65,40 @@ class SqliteStore(Store):
             self._readers.put(conn)
 
     def _close(self):
-        if self._fill_timer is not None:
-            self._fill_timer.kill()
+        for timer in (self._fill_timer, self._erase_timer):
+            if timer is not None:
+                timer.kill()
         with self._indexing:
             self._indexer.close()
         while not self._readers.empty():
             self._readers.get().close()
+        self._empty_log()  # a clean stop leaves no deleted text in the WAL
         self._writer.close()
 
     def _run_batch(self, batch):
         outcomes, self._committed = gevent.get_hub().threadpool.apply(run_batch, (self._writer, batch))
         self._last_write = time.monotonic()
         self._consider_filling()
+        if any(_erases(operation, args) for operation, args in batch):
+            self.erase_soon()
         return outcomes
+
+    def erase_soon(self):
+        """Empty the WAL within ERASE_AFTER seconds: the text a delete blanked is still in it."""
+        if self._erase_timer is None:
+            self._erase_timer = gevent.spawn_later(ERASE_AFTER, self._erase_later)
+
+    def _erase_later(self):
+        self._erase_timer = None
+        if not self._empty_log():
+            self.erase_soon()  # a reader held it up: again shortly
+
+    def _empty_log(self):
+        try:
+            return gevent.get_hub().threadpool.apply(truncate_log, (self.path,))
+        except sqlite3.Error as exc:
+            log.warning("emptying the WAL after a delete failed (trying again): %s", exc)
+            return False
 
     def _consider_filling(self):
         """Fill once FILL_ROWS messages are unindexed, or once writes stop for FILL_QUIET."""
@@ -161,7 +191,7 @@ class SqliteStore(Store):
 
     @staticmethod
     def _history(conn, me, other, before, limit, room=None):  # pylint: disable=too-many-arguments
-        searches = ROOM_SEARCH if room is not None else GROUP_SEARCH if other is None else PAIR_SEARCH
+        searches = ROOM_SEARCH if room is not None else GROUP_HISTORY if other is None else PAIR_HISTORY
         rows = newest(conn, searches, "< :before",
                       {"me": me, "other": other, "room": room, "before": before, "n": limit})
         return [Message(*row) for row in reversed(rows)]

@@ -10,7 +10,7 @@ import sqlite3
 
 from ...protocol.names import name_key
 from ...protocol.server_frames import Message
-from ..base import COLUMNS
+from ..queries import COLUMNS
 
 
 @contextlib.contextmanager
