@@ -21,10 +21,7 @@ def create_app(settings=None):
     """Build the app from `settings` (default: the CHAT_* environment)."""
     settings = settings or settings_module.from_environ()
     metrics.prepare()
-    try:
-        os.makedirs(settings.data_dir, exist_ok=True)
-    except OSError as exc:
-        raise SettingsError(f"CHAT_DATA_DIR={settings.data_dir!r}: {exc.strerror}") from None
+    _private_directory(settings.data_dir)
     app = Flask(__name__)  # templates and static files inside the package
     secret_key = load_secret_key(settings)
     app.config.update(SECRET_KEY=secret_key, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True,
@@ -51,6 +48,21 @@ def create_app(settings=None):
     errors.register_handlers(app)
     app.cli.add_command(cli)
     return app
+
+
+def _private_directory(path):
+    """Make CHAT_DATA_DIR, mode 0700, unless it is there; SettingsError naming it when it
+    cannot be a directory. One that is there keeps its mode (it may be shared, as /tmp is),
+    with a warning when others may read it."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise SettingsError(f"CHAT_DATA_DIR={path!r} is a file, not a directory")
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(f"CHAT_DATA_DIR={path!r}: {exc.strerror}") from None
+    if os.stat(path).st_mode & 0o077:
+        logging.getLogger(__name__).warning(
+            "CHAT_DATA_DIR=%s may be read by other users: chmod 700 it (the server writes its files 0600)", path)
 
 
 def _loopback(host):

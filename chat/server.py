@@ -3,6 +3,7 @@
 The caller has patched the standard library with gevent's monkey first.
 """
 
+import errno
 import signal
 import socket
 import sys
@@ -22,6 +23,20 @@ def build_app():
         sys.exit(f"chat: cannot start: {exc}")
 
 
+def _listen_problem(settings, exc):
+    """One line naming the setting that kept the server from listening."""
+    where = f"{settings.host}:{settings.port}"
+    if isinstance(exc, socket.gaierror):
+        return f"CHAT_HOST={settings.host!r} is not a host name this machine can resolve ({exc.strerror})"
+    if exc.errno == errno.EADDRINUSE:
+        return f"CHAT_PORT={settings.port}: {where} is in use (another server is listening there)"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"CHAT_HOST={settings.host!r} is not an address of this machine"
+    if exc.errno == errno.EACCES:
+        return f"CHAT_PORT={settings.port}: not allowed to listen there (ports below 1024 need privileges)"
+    return f"CHAT_HOST/CHAT_PORT: cannot listen on {where}: {exc.strerror or exc}"
+
+
 def serve(app):
     """Serve `app` on CHAT_HOST:CHAT_PORT until SIGTERM or SIGINT, then stop its runtime."""
     from gevent.pywsgi import WSGIServer  # pylint: disable=import-outside-toplevel
@@ -33,7 +48,11 @@ def serve(app):
     raise_open_files_limit()
     tune_garbage_collector()
     server = WSGIServer((settings.host, settings.port), app, handler_class=ChatHandler.configured(settings))
-    server.start()
+    try:
+        server.start()
+    except OSError as exc:
+        runtime.stop()
+        sys.exit(f"chat: cannot start: {_listen_problem(settings, exc)}")
     # Like gunicorn's listener: accepted sockets inherit TCP_NODELAY. Chat frames are small
     # and each one is news; Nagle's algorithm would hold one back until the peer acknowledges
     # the last, and the peer may delay that ACK by up to 40 ms.

@@ -1,6 +1,7 @@
 """Starting the server: settings checked up front, both commands serving everything."""
 
 import os
+import socket
 import stat
 import subprocess
 import sys
@@ -130,3 +131,33 @@ def test_health_and_online_users(server, clients):
     token = server.token("asker")
     status, body, _ = server.get("/api/users", headers={"Authorization": f"Bearer {token}"})
     assert status == 200 and "listed" in body["online"]
+
+
+def test_a_port_in_use_a_host_unknown_and_a_file_for_a_directory_are_one_line(tmp_path):
+    """Each refusal at start names its setting in one line, with no traceback."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        out = start_fails([sys.executable, "wsgi.py"], CHAT_DATA_DIR=str(tmp_path / "a"),
+                          CHAT_PORT=str(taken.getsockname()[1]))
+    assert "chat: cannot start: CHAT_PORT=" in out and "in use" in out and "Traceback" not in out
+    out = start_fails([sys.executable, "wsgi.py"], CHAT_DATA_DIR=str(tmp_path / "b"), CHAT_HOST="no-such-host.invalid")
+    assert "chat: cannot start: CHAT_HOST=" in out and "Traceback" not in out
+    a_file = tmp_path / "not-a-directory"
+    a_file.write_text("")
+    out = start_fails([sys.executable, "wsgi.py"], CHAT_DATA_DIR=str(a_file))
+    assert "CHAT_DATA_DIR" in out and "is a file" in out and "Traceback" not in out
+
+
+def test_the_data_directory_is_0700_and_every_file_in_it_0600(start_server, name, clients, tmp_path):
+    """A data directory the server makes, after messages are stored and indexed: nobody else may read any of it."""
+    fresh = tmp_path / "fresh"
+    srv = start_server(CHAT_DATA_DIR=str(fresh))
+    client = clients(srv.connect(name("owner")))
+    client.sync()
+    client.send(msg="private", cid="p")
+    client.recv_until(lambda frame: frame.get("cid") == "p")
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o700
+    written = list(fresh.iterdir())
+    assert {p.name for p in written} >= {"chat.db", "chat.db-wal", "chat.db-shm", "chat.db-mailbox", "secret_key"}
+    assert {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in written} == {p.name: "0o600" for p in written}

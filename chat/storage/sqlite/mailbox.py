@@ -19,7 +19,7 @@ import gevent.monkey
 
 from ...errors import SettingsError
 from ..queries import COLUMNS, GROUP, MESSAGES_ONLY, MY_MEMBER_EVENTS, PAIR, ROOM_MESSAGES, TO_OR_FROM_ME
-from .schema import connect
+from .schema import connect, private_file
 from .writing import newest_id, transaction
 
 _sleep = gevent.monkey.get_original("time", "sleep")  # a pool thread's pause: a real one, not the hub's
@@ -72,6 +72,7 @@ def open_mailbox(path):
     created, checked against the messages and filled, and the id it is filled to;
     SettingsError when unusable."""
     try:
+        private_file(path + MAILBOX_SUFFIX)
         conn = with_mailbox(connect(path), path)
         with transaction(conn, "BEGIN IMMEDIATE"):
             for statement in MAILBOX_TABLES:
@@ -83,7 +84,7 @@ def open_mailbox(path):
                 conn.execute("DELETE FROM mb.mailbox WHERE id > ?", (last_id,))
                 conn.execute("UPDATE mb.mailbox_filled SET upto = ?", (last_id,))
             upto = fill_mailbox(conn)  # what an older server stored, or this one left unindexed when it stopped
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.DatabaseError, OSError) as exc:
         raise SettingsError(f"CHAT_DATABASE_URL: {path}{MAILBOX_SUFFIX} cannot be used: {exc}") from None
     return conn, upto
 

@@ -1,5 +1,6 @@
 """The SQLite database: its connections' settings, its schema and the migrations to it."""
 
+import os
 import sqlite3
 
 from ...errors import SettingsError
@@ -8,6 +9,14 @@ from ..changes import migrate_changes
 from ..rooms import migrate_rooms
 
 SCHEMA_VERSION = 8
+
+
+def private_file(path):
+    """Create the database file `path` mode 0600 if it is not there (SQLite gives its WAL and
+    shared-memory files the same mode), and make a file of ours 0600 if it was more open."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    if os.stat(path).st_mode & 0o077:
+        os.chmod(path, 0o600)
 
 
 def connect(path):
@@ -78,6 +87,7 @@ def open_database(path):
     """Open (creating and migrating) the database at `path`; SettingsError when unusable."""
     where = f"CHAT_DATABASE_URL: {path}"
     try:
+        private_file(path)
         conn = connect(path)
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
@@ -91,6 +101,6 @@ def open_database(path):
                 conn.execute("COMMIT")
             else:
                 conn.executescript(f"BEGIN IMMEDIATE; {MIGRATIONS[step]} PRAGMA user_version={step}; COMMIT;")
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.DatabaseError, OSError) as exc:
         raise SettingsError(f"{where} cannot be used: {exc}") from None
     return conn
