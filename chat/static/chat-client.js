@@ -21,6 +21,8 @@ const MAX_SEEN = 10000;          // message ids remembered to drop a second copy
 const PROBE_TIMEOUT_MS = 5000;
 // Every server frame type (v1 and v2): an event stream names each one it carries.
 const FRAME_TYPES = ["hello", "message", "synced", "presence", "error", "member", "read", "typing", "edit", "delete"];
+// The frames stored in the log: each has an id of the one sequence, and `since` counts them all.
+const STORED_TYPES = new Set(["message", "member", "edit", "delete"]);
 
 /** Raised (as a rejection) when the server refuses a message, or the client is closed. */
 export class ChatError extends Error {
@@ -116,7 +118,7 @@ export class ChatClient {
   /** "websocket" or "sse": the transport in use (or to be used next). */
   get transport() { return this._useEvents ? "sse" : "websocket"; }
 
-  /** The newest message id received on a connection; the next one resumes after it. */
+  /** The newest event id (message, member event, …) received on a connection; the next one resumes after it. */
   get lastId() { return this._lastId; }
 
   /** The frames sent but not yet acknowledged, oldest first. */
@@ -125,9 +127,9 @@ export class ChatClient {
   // -- events -------------------------------------------------------------------------
 
   /**
-   * Call `handler` on each event of `type`: "status", "hello", "message", "synced",
-   * "presence", "error", "reset", or "frame" (every server frame). Returns a function
-   * that removes it.
+   * Call `handler` on each event of `type`: "status", "hello", "message", "member",
+   * "synced", "presence", "error", "reset", or "frame" (every server frame). Returns a
+   * function that removes it.
    */
   on(type, handler) {
     if (!this._handlers.has(type)) this._handlers.set(type, new Set());
@@ -340,6 +342,7 @@ export class ChatClient {
 
   _onFrame(frame) {
     this._emit("frame", frame);
+    if (STORED_TYPES.has(frame.type)) this._advance(frame);
     switch (frame.type) {
       case "hello":
         // A server whose history is behind ours was reset: what we saw is not its history.
@@ -354,6 +357,9 @@ export class ChatClient {
         break;
       case "message":
         this._onMessage(frame, true);
+        break;
+      case "member":
+        if (this._firstSight(frame.id)) this._emit("member", frame, this._info(true));
         break;
       case "synced":
         this._inBacklog = false;
@@ -376,16 +382,28 @@ export class ChatClient {
     }
   }
 
+  // Only what came on the connection moves `since` (an answer to a POST can overtake
+  // older events still on their way down the stream), and every stored event moves it.
+  _advance(frame) {
+    if (Number.isInteger(frame.id) && frame.id > (this._lastId ?? 0)) this._lastId = frame.id;
+  }
+
+  /** False for an id already emitted: a second copy (a resend's ack, a POST's answer). */
+  _firstSight(id) {
+    if (this._seen.has(id)) return false;
+    this._seen.add(id);
+    if (this._seen.size > MAX_SEEN) this._seen.delete(this._seen.values().next().value);
+    return true;
+  }
+
+  _info(onConnection) {
+    return {backlog: onConnection && this._inBacklog, transport: this.transport};
+  }
+
   _onMessage(message, onConnection) {
-    // Only what came on the connection moves `since`: an answer to a POST can overtake
-    // older messages still on their way down the stream.
-    if (onConnection && Number.isInteger(message.id) && message.id > (this._lastId ?? 0)) this._lastId = message.id;
     const entry = message.cid != null ? this._pending.get(message.cid) : undefined;
     if (entry) { this._pending.delete(message.cid); entry.resolve(message); }
-    if (this._seen.has(message.id)) return;
-    this._seen.add(message.id);
-    if (this._seen.size > MAX_SEEN) this._seen.delete(this._seen.values().next().value);
-    this._emit("message", message, {backlog: onConnection && this._inBacklog, transport: this.transport});
+    if (this._firstSight(message.id)) this._emit("message", message, this._info(onConnection));
   }
 
   _onError(frame, status) {
@@ -400,9 +418,10 @@ export class ChatClient {
   // -- sending ------------------------------------------------------------------------
 
   /**
-   * Send `{to_user?, msg, cid?}` (any other field is passed on as is). Resolves with the
-   * stored message (the acknowledgement), rejects with a ChatError when the server
-   * refuses it. Until then it is pending, and sent again after each reconnect.
+   * Send `{to_user?, msg, cid?}`, or `{room, msg, cid?}` to a room (any other field is
+   * passed on as is). Resolves with the stored message (the acknowledgement), rejects with
+   * a ChatError when the server refuses it. Until then it is pending, and sent again after
+   * each reconnect.
    */
   send(frame) {
     if (this._state === State.CLOSED) return Promise.reject(this._closedError());
@@ -428,31 +447,85 @@ export class ChatClient {
     return token ? {...extra, Authorization: `Bearer ${token}`} : extra;
   }
 
-  async _get(path) {
-    const response = await this._fetch(`${this.server}${path}`, {credentials: "same-origin", headers: await this._headers()});
-    const body = await response.json().catch(() => ({}));
+  /** A JSON request to the server's API: the parsed answer, or a ChatError for a refusal. */
+  async _request(method, path, body) {
+    const headers = await this._headers(body === undefined ? {} : {"Content-Type": "application/json"});
+    const response = await this._fetch(`${this.server}${path}`, {
+      method, credentials: "same-origin", headers, body: body === undefined ? undefined : JSON.stringify(body)});
+    const answer = await response.json().catch(() => ({}));
     if (!response.ok) {
-      const {code, detail} = httpError(response, body);
+      const {code, detail} = httpError(response, answer);
       throw new ChatError(code, detail, {status: response.status});
     }
-    return body;
+    return answer;
+  }
+
+  _get(path) {
+    return this._request("GET", path);
   }
 
   /**
    * Earlier messages of one conversation, oldest first: `with` a username or "*" (the
-   * group, the default), those with an id below `before`, at most `limit` (1 to 200, 50).
+   * group, the default), or `room` a room's name; those with an id below `before`, at most
+   * `limit` (1 to 200, 50). Messages only: member events come on the connection.
    */
-  async history({with: other = "*", before, limit} = {}) {
-    const query = new URLSearchParams({with: other});
+  async history({with: other = "*", room, before, limit} = {}) {
+    const query = new URLSearchParams(room != null ? {room} : {with: other});
     if (before !== undefined && before !== null && Number.isFinite(Number(before))) query.set("before", String(before));
     if (limit !== undefined) query.set("limit", String(limit));
     return (await this._get(`/api/messages?${query}`)).messages;
+  }
+
+  // -- rooms (each answers the ROOM of the contract, or rejects with a ChatError) -----
+
+  /** Every public room, and every private room this user is in, by name (GET /api/rooms). */
+  async rooms() {
+    return (await this._get("/api/rooms")).rooms;
+  }
+
+  /** Create a room; this user is its first member. */
+  async createRoom({name, private: hidden = false, topic = ""}) {
+    return (await this._request("POST", "/api/rooms", {name, private: hidden, topic})).room;
+  }
+
+  /** One room, as this user sees it (`unknown_room` for a private room they are not in). */
+  async room(name) {
+    return (await this._get(roomPath(name))).room;
+  }
+
+  /** Set a room's topic (members only). */
+  async setTopic(name, topic) {
+    return (await this._request("PATCH", roomPath(name), {topic})).room;
+  }
+
+  /** Join a public room (a member already: the same answer). */
+  async joinRoom(name) {
+    return (await this._request("POST", `${roomPath(name)}/join`)).room;
+  }
+
+  /** Leave a room. */
+  async leaveRoom(name) {
+    return (await this._request("POST", `${roomPath(name)}/leave`)).room;
+  }
+
+  /** Add a known user to a room this user is in. */
+  async addMember(name, user) {
+    return (await this._request("POST", `${roomPath(name)}/members`, {user})).room;
+  }
+
+  /** A room's members, by name: `[{user, online}]`. */
+  async members(name) {
+    return (await this._get(`${roomPath(name)}/members`)).members;
   }
 
   /** Who is online now (GET /api/users). */
   async fetchOnline() {
     return (await this._get("/api/users")).online;
   }
+}
+
+function roomPath(name) {
+  return `/api/rooms/${encodeURIComponent(name)}`;
 }
 
 function parse(data) {

@@ -1,7 +1,9 @@
-// The chat page: conversations in a sidebar, the composer, history and presence. The
-// protocol (connection, resume, acknowledgements, resend, backoff, the events fallback)
-// is chat-client.js's; this file only turns its events into the page and back.
+// The chat page: conversations (the group, people, rooms) in a sidebar, the composer,
+// history and presence. The protocol (connection, resume, acknowledgements, resend,
+// backoff, the events fallback) is chat-client.js's; the rooms' own controls are
+// rooms.js's; this file turns the client's events into the page and back.
 import {ChatClient, State, newCid} from "./chat-client.js";
+import {startRooms} from "./rooms.js";
 
 const root = document.getElementById("chat");
 if (root) startPage(root);
@@ -12,13 +14,15 @@ function startPage(root) {
   const $ = (id) => document.getElementById(id);
   const keyOf = (name) => name.toLowerCase();
   const GROUP = "*";
+  const roomKey = (name) => `#${keyOf(name)}`;  // "#" cannot start a username: no clash with people
+  const ROOM_HASH = "#room/";
   const PAGE = 50;
   const GROUPING_MS = 5 * 60 * 1000;  // a sender's messages this close together share one header
   const PRESENCE_POLL_MS = 30000;
 
   const client = new ChatClient({user: me});
   const seen = new Set();        // ids of the messages shown
-  const conversations = new Map(); // "*" or a person's key -> conversation
+  const conversations = new Map(); // "*", a person's key or a room's -> conversation
   const online = new Set();      // keys of the people online
   let active = GROUP;
   let firstSync = true;          // the first backlog is history, not news
@@ -43,32 +47,40 @@ function startPage(root) {
   function conversation(key, name) {
     let conv = conversations.get(key);
     if (conv) return conv;
+    const room = key.startsWith("#") ? name : null;
     const label = key === GROUP ? "Everyone" : name;
     const list = el("ol", undefined, "thread");
-    list.setAttribute("aria-label", `Messages with ${label}`);
+    list.setAttribute("aria-label", room ? `Messages in ${label}` : `Messages with ${label}`);
     list.hidden = key !== active;
     $("threads").append(list);
-    const button = el("button", undefined, "conv");
+    const button = el("button", undefined, room ? "conv room" : "conv");
     button.type = "button";
     button.dataset.conv = key;
-    button.append(el("span", undefined, "dot"), el("span", label, "name"), el("span", "", "unread"));
+    if (room) button.dataset.room = keyOf(room);
+    button.append(room ? el("span", "#", "hash") : el("span", undefined, "dot"), el("span", label, "name"),
+      el("span", "", "unread"));
     button.addEventListener("click", () => { open(key); $("text").focus(); });
-    conv = {key, name: label, list, button, unread: 0, oldest: Infinity, fetched: false, complete: false};
+    conv = {key, name: label, room, list, button, unread: 0, oldest: Infinity, fetched: false, complete: false};
     conversations.set(key, conv);
     placeInSidebar(conv);
     refreshEntry(conv);
     return conv;
   }
 
+  function roomConversation(name) {
+    return conversation(roomKey(name), name);
+  }
+
   function placeInSidebar(conv) {
-    // Everyone first, then people by name.
+    // Everyone first, then people by name; rooms by name in a list of their own.
     const item = el("li");
     item.append(conv.button);
-    const items = [...$("conversations").children];
+    const list = $(conv.room ? "rooms" : "conversations");
+    const items = [...list.children];
     const after = conv.key === GROUP ? items[0]
       : items.find((li) => li.firstChild.dataset.conv !== GROUP
           && conversations.get(li.firstChild.dataset.conv).name.localeCompare(conv.name) > 0);
-    $("conversations").insertBefore(item, after || null);
+    list.insertBefore(item, after || null);
   }
 
   function refreshEntry(conv) {
@@ -77,8 +89,8 @@ function startPage(root) {
     conv.button.querySelector(".unread").textContent = conv.unread ? String(conv.unread) : "";
     if (conv.key === active) conv.button.setAttribute("aria-current", "true");
     else conv.button.removeAttribute("aria-current");
-    const parts = [conv.name];
-    if (conv.key !== GROUP) parts.push(isOnline ? "online" : "offline");
+    const parts = [conv.room ? `room ${conv.name}` : conv.name];
+    if (conv.key !== GROUP && !conv.room) parts.push(isOnline ? "online" : "offline");
     if (conv.unread) parts.push(`${conv.unread} unread`);
     conv.button.setAttribute("aria-label", parts.join(", "));
     const total = [...conversations.values()].reduce((sum, c) => sum + c.unread, 0);
@@ -94,7 +106,11 @@ function startPage(root) {
     conv.unread = 0;
     refreshEntry(conv);
     $("title").textContent = conv.name;
-    $("text-label").textContent = `Message to ${conv.name}`;
+    $("text-label").textContent = conv.room ? `Message to room ${conv.name}` : `Message to ${conv.name}`;
+    rooms.show(conv.room);
+    // The address names the open room, so that it can be shared or reloaded.
+    const address = conv.room ? `${ROOM_HASH}${encodeURIComponent(conv.room)}` : `${location.pathname}${location.search}`;
+    history.replaceState(null, "", address);
     root.classList.remove("show-sidebar");
     $("menu").setAttribute("aria-expanded", "false");
     updateOlderButton(conv);
@@ -105,6 +121,7 @@ function startPage(root) {
   // -- messages -------------------------------------------------------------------
 
   function conversationOf(m) {
+    if (m.room) return roomConversation(m.room);
     if (!m.to_user) return conversation(GROUP);
     const other = keyOf(m.from_user) === keyOf(me) ? m.to_user : m.from_user;
     return conversation(keyOf(other), other);
@@ -135,6 +152,15 @@ function startPage(root) {
     li.classList.toggle("cont", Boolean(continues));
   }
 
+  /** Put `li` (the stored event `id`) in `conv`'s timeline, in id order, before what is pending. */
+  function place(conv, li, id) {
+    const list = conv.list;
+    const after = [...list.children].find((node) => node.classList.contains("pending") || Number(node.dataset.id) > id);
+    list.insertBefore(li, after || null);
+    regroup(li);
+    regroup(li.nextElementSibling);
+  }
+
   // how: "backlog" (history on first load), "history" (scrolled back) or "live".
   function showMessage(m, how) {
     if (m.cid) removePending(m.cid);
@@ -143,22 +169,49 @@ function startPage(root) {
     const conv = conversationOf(m);
     conv.oldest = Math.min(conv.oldest, m.id);
     const li = messageItem(m);
-    const list = conv.list;
     const wasAtEnd = nearEnd();
-    const after = [...list.children].find((node) => node.classList.contains("pending") || Number(node.dataset.id) > m.id);
-    list.insertBefore(li, after || null);
-    regroup(li);
-    regroup(li.nextElementSibling);
+    place(conv, li, m.id);
     const mine = li.classList.contains("mine");
     if (how === "live" && !mine) {
       if (conv.key !== active) { conv.unread += 1; refreshEntry(conv); }
-      $("announce").textContent = `${m.from_user}${m.to_user ? " to you" : ""}: ${m.msg}`;
+      const where = m.room ? ` in ${m.room}` : m.to_user ? " to you" : "";
+      $("announce").textContent = `${m.from_user}${where}: ${m.msg}`;
     }
     if (conv.key === active && how !== "history" && (mine || wasAtEnd)) scrollToEnd();
   }
 
-  function showPending(cid, frame) {
-    const conv = frame.to_user ? conversation(keyOf(frame.to_user), frame.to_user) : conversation(GROUP);
+  /** "bob joined", "bob left", "alice added bob": a member event in its room's timeline. */
+  function memberText(frame) {
+    const by = frame.by && keyOf(frame.by) !== keyOf(frame.user) ? frame.by : null;
+    if (frame.joined) return by ? `${by} added ${frame.user}` : `${frame.user} joined`;
+    return by ? `${by} removed ${frame.user}` : `${frame.user} left`;
+  }
+
+  function showMember(frame, how) {
+    if (seen.has(frame.id)) return;
+    seen.add(frame.id);
+    const aboutMe = keyOf(frame.user) === keyOf(me);
+    const key = roomKey(frame.room);
+    // Only members hear of others' comings and goings, and someone added to a room (or
+    // joining it elsewhere) finds it in the sidebar; leaving takes it out. The server's
+    // list settles it at every synced (a backlog has our own leaves of rooms long gone).
+    if (aboutMe && !frame.joined) {
+      if (how === "live" && conversations.has(key)) dropConversation(conversations.get(key));
+      return;
+    }
+    const conv = roomConversation(frame.room);
+    const li = el("li", memberText(frame), "event");
+    li.dataset.id = frame.id;
+    const wasAtEnd = nearEnd();
+    place(conv, li, frame.id);
+    rooms.memberChanged(frame);
+    if (how === "live" && aboutMe && frame.by && keyOf(frame.by) !== keyOf(me)) {
+      $("announce").textContent = `${frame.by} added you to ${frame.room}`;
+    }
+    if (conv.key === active && wasAtEnd) scrollToEnd();
+  }
+
+  function showPending(cid, frame, conv) {
     const li = el("li", undefined, "msg mine pending");
     li.dataset.cid = cid;
     const meta = el("div", undefined, "meta");
@@ -192,7 +245,8 @@ function startPage(root) {
     try {
       let messages;
       try {
-        messages = await client.history({with: conv.key === GROUP ? GROUP : conv.name, before: conv.oldest, limit: PAGE});
+        const which = conv.room ? {room: conv.room} : {with: conv.key === GROUP ? GROUP : conv.name};
+        messages = await client.history({...which, before: conv.oldest, limit: PAGE});
       } catch (err) {
         return;  // tried again at the next scroll or press
       }
@@ -222,18 +276,21 @@ function startPage(root) {
   function setOnline(name, isOnline) {
     const key = keyOf(name);
     if (isOnline) online.add(key); else online.delete(key);
+    rooms.presence(name, isOnline);
     if (key === keyOf(me)) return;
     const conv = conversation(key, name);
-    if (!isOnline && key !== active && !conv.list.querySelector(".msg")) forget(conv);
+    // Someone never talked with leaves the sidebar when they go offline: a crowd of
+    // passers-by (or of names made to fill it) does not stay in it.
+    if (!isOnline && key !== active && !conv.list.querySelector(".msg")) dropConversation(conv);
     else refreshEntry(conv);
   }
 
-  // Someone never talked with leaves the sidebar when they go offline: a crowd of
-  // passers-by (or of names made to fill it) does not stay in it.
-  function forget(conv) {
+  function dropConversation(conv) {
+    if (conv.key === active) open(GROUP);
     conversations.delete(conv.key);
     conv.button.parentElement.remove();
     conv.list.remove();
+    refreshEntry(conversations.get(GROUP));  // the menu's total
   }
 
   function replaceOnline(names) {
@@ -266,7 +323,8 @@ function startPage(root) {
   client.on("reset", () => seen.clear());  // the server's history is not what we saw
   client.on("hello", (hello) => replaceOnline(hello.online));
   client.on("message", (m) => showMessage(m, firstSync ? "backlog" : "live"));
-  client.on("synced", () => { firstSync = false; });
+  client.on("member", (frame) => showMember(frame, firstSync ? "backlog" : "live"));
+  client.on("synced", () => { firstSync = false; rooms.reconcile(); });
   client.on("presence", (frame) => setOnline(frame.user, frame.online));
   client.on("error", (frame) => setStatus($("status").dataset.state, `error: ${frame.detail}`));
 
@@ -313,8 +371,10 @@ function startPage(root) {
     if (!text.value.trim()) return;
     const cid = newCid();
     const frame = {msg: text.value, cid};
-    if (active !== GROUP) frame.to_user = conversations.get(active).name;
-    showPending(cid, frame);
+    const conv = conversations.get(active);
+    if (conv.room) frame.room = conv.room;
+    else if (active !== GROUP) frame.to_user = conv.name;
+    showPending(cid, frame, conv);
     // If the connection is down, it goes when it is back. The acknowledgement also comes
     // as a "message" event, unless that message was shown already (from a backlog).
     client.send(frame).then(() => removePending(cid), () => removePending(cid));
@@ -339,6 +399,26 @@ function startPage(root) {
     $("menu").setAttribute("aria-expanded", String(shown));
   });
 
+  const rooms = startRooms(client, me, {
+    addRoom: (room) => roomConversation(room.name),
+    dropRoom: (name) => { const conv = conversations.get(roomKey(name)); if (conv) dropConversation(conv); },
+    openRoom: (name) => { open(roomKey(name)); },
+    roomNames: () => [...conversations.values()].filter((conv) => conv.room).map((conv) => conv.room),
+    isOnline: (name) => online.has(keyOf(name)),
+  });
+  // The room named by the address (/#room/<name>), if any.
+  function roomInAddress() {
+    if (!location.hash.startsWith(ROOM_HASH)) return null;
+    try {
+      return decodeURIComponent(location.hash.slice(ROOM_HASH.length)) || null;
+    } catch (err) {
+      return null;  // not a name that was ever encoded
+    }
+  }
+
+  const wanted = roomInAddress();
   open(GROUP);
+  if (wanted) rooms.reach(wanted);
+  window.addEventListener("hashchange", () => { const name = roomInAddress(); if (name) rooms.reach(name); });
   client.connect();
 }

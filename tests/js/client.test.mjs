@@ -1,98 +1,15 @@
 // chat-client.js against a live `python wsgi.py`: the socket, resume, acknowledgements,
 // resend and the events fallback. Run with `node --test tests/js/` (make test does, through
-// tests/test_js_client.py).
+// tests/live/test_js_client.py). Rooms are in client-rooms.test.mjs.
 import assert from "node:assert/strict";
-import {after, afterEach, before, test} from "node:test";
+import {test} from "node:test";
 
-import WebSocket from "ws";
+import {ChatError, State} from "../../chat/static/chat-client.js";
+import {countIds, gatedSockets, liveServer, next, recorder, syncedTimes} from "./live-clients.mjs";
+import {sleep, timeout, within} from "./live-server.mjs";
 
-import {ChatClient, ChatError, State} from "../../chat/static/chat-client.js";
-import {EventSource} from "./eventsource.mjs";
-import {LiveServer, sleep, timeout, within} from "./live-server.mjs";
-
-let server;
-const opened = [];
-
-before(async () => { server = await new LiveServer().start(); }, {timeout: timeout(40)});
-after(async () => { await server?.dispose(); }, {timeout: timeout(30)});
-afterEach(() => { for (const client of opened.splice(0)) client.close(); });
-
-const tokens = new Map();
-async function tokenOf(name) {
-  if (!tokens.has(name)) tokens.set(name, await server.token(name));
-  return tokens.get(name);
-}
-
-/** A ChatClient for `name` on the live server, with Node's transports; closed after the test. */
-async function clientFor(name, options = {}) {
-  const client = new ChatClient({user: name, server: server.url, token: await tokenOf(name), WebSocket, EventSource, ...options});
-  opened.push(client);
-  return client;
-}
-
-/** The client's events as they come: {type, args}. */
-function recorder(client) {
-  const log = [];
-  for (const type of ["status", "hello", "message", "synced", "presence", "error", "reset"]) {
-    client.on(type, (...args) => log.push({type, args}));
-  }
-  log.of = (type) => log.filter((entry) => entry.type === type).map((entry) => entry.args[0]);
-  return log;
-}
-
-/** The next `type` event of `client` for which `match` holds (bounded). */
-function next(client, type, match = () => true, what = type) {
-  let off;
-  const seen = new Promise((resolve) => {
-    off = client.on(type, (...args) => { if (match(...args)) resolve(args); });
-  });
-  return within(seen, timeout(10), what).finally(off);
-}
-
-/** `n` "synced" events of `client` (bounded). */
-async function syncedTimes(log, n, what) {
-  const deadline = Date.now() + timeout(15);
-  while (log.of("synced").length < n) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
-/**
- * A WebSocket class around ws that a test can hold off (`gate.open = false`: the next
- * attempts fail at once), cut, or deafen until a frame (`deafUntil`: drop every frame and
- * hang up when one matches, as if the connection died just before that frame came in).
- */
-function gatedSockets() {
-  const gate = {open: true, urls: [], sockets: [], sent: []};
-  class GatedSocket {
-    constructor(url) {
-      gate.urls.push(url);
-      if (!gate.open) throw new Error("the test holds this client off");
-      this.onopen = this.onmessage = this.onclose = this.onerror = null;
-      this.deafUntil = null;
-      this.real = new WebSocket(url);
-      this.real.onopen = (event) => this.onopen?.(event);
-      this.real.onerror = (event) => this.onerror?.(event);
-      this.real.onclose = (event) => this.onclose?.(event);
-      this.real.onmessage = (event) => {
-        if (this.deafUntil) {
-          if (this.deafUntil(JSON.parse(event.data))) { this.deafUntil = () => false; this.real.terminate(); }
-          return;
-        }
-        this.onmessage?.(event);
-      };
-      gate.sockets.push(this);
-    }
-
-    get readyState() { return this.real.readyState; }
-    send(data) { gate.sent.push(JSON.parse(data)); this.real.send(data); }
-    close(code, reason) { this.real.close(code, reason); }
-  }
-  return {gate, GatedSocket};
-}
-
-const countIds = (messages) => messages.reduce((counts, m) => counts.set(m.id, (counts.get(m.id) || 0) + 1), new Map());
+const live = liveServer();
+const {clientFor, tokenOf} = live;
 
 test("connect() goes through hello and the backlog to synced, and resolves with synced", async () => {
   const ann = await clientFor("ann_js");
@@ -200,7 +117,7 @@ test("a message whose acknowledgement was lost is sent again after the reconnect
   const tamCopies = tamLog.of("message").filter((m) => m.msg === "sent twice, stored once");
   assert.deepEqual(tamCopies.map((m) => m.id), [ack.id], "the recipient got it once");
   assert.equal(sidLog.of("message").filter((m) => m.id === ack.id).length, 1, "the sender shows it once");
-  const history = await server.get("/api/messages?with=tam_js", await tokenOf("sid_js"));
+  const history = await live.server().get("/api/messages?with=tam_js", await tokenOf("sid_js"));
   assert.equal(history.messages.filter((m) => m.msg === "sent twice, stored once").length, 1, "stored once");
   assert.deepEqual(sid.pending, []);
 });

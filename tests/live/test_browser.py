@@ -233,7 +233,7 @@ def test_the_composer_and_conversations_are_labelled_and_reachable_by_keyboard(b
     assert page.get_by_role("navigation", name="Conversations").count() == 1
     assert page.get_attribute("#announce", "aria-live") == "polite"
     order = []
-    for _ in range(12):
+    for _ in range(16):  # the sidebar's room controls come between the two
         page.keyboard.press("Tab")
         order.append(page.evaluate("document.activeElement.id || document.activeElement.dataset.conv || "
                                    "document.activeElement.textContent.trim()"))
@@ -349,3 +349,142 @@ def test_the_page_falls_back_to_events_when_sockets_are_blocked(browser, server)
     assert shown(page, "answered by POST").count() == 1
     friend.close()
     context.close()
+
+
+def room_entry(page, room):
+    """The sidebar button of a room."""
+    return page.locator(f"#rooms button[data-room='{room.lower()}']")
+
+
+def create_room(page, room, topic="", private=False):
+    """Fill in and send the "New room" form."""
+    if not page.is_visible("#room-name"):
+        page.click("summary:text('New room')")
+    page.fill("#room-name", room)
+    page.fill("#room-topic", topic)
+    page.set_checked("#room-private", private)
+    page.click("text=Create room")
+
+
+def events_shown(page):
+    """The member events of the open conversation's timeline, as text."""
+    return page.locator(f"{SHOWN} li.event").all_inner_texts()
+
+
+def page_errors(*pages):
+    """The uncaught errors of these pages' scripts, as they happen."""
+    errors = []
+    for page in pages:
+        page.on("pageerror", lambda error: errors.append(str(error)))
+    return errors
+
+
+def member(page, user):
+    """The open room's member list entry of `user`."""
+    return page.locator(f"#members li[data-user='{user.lower()}']")
+
+
+def test_two_people_create_join_talk_in_and_leave_a_room(browser, server):
+    """ana creates a room, a taken name is refused, ben joins from Browse rooms with one click;
+    they talk, unread counts follow, ben leaves; every step shows on both pages."""
+    ana = log_in(browser, server, "ana_room")
+    ben = log_in(browser, server, "ben_room")
+    errors = page_errors(ana, ben)
+    create_room(ana, "Plaza_b", topic="all welcome")
+    ana.wait_for_selector("#title:text-is('Plaza_b')")
+    ana.wait_for_selector("#room-topic-text:text-is('all welcome')")
+    member(ana, "ana_room").wait_for()
+    assert "online" in member(ana, "ana_room").get_attribute("class")
+    assert ana.inner_text("#members-summary") == "Members (1)"
+    assert ana.is_hidden("#add-member")  # anyone may join a public room by themselves
+    ana.wait_for_function("() => location.hash === '#room/Plaza_b'")
+
+    create_room(ben, "PLAZA_B")
+    ben.wait_for_selector("#new-room-error:text('The name PLAZA_B is taken')")
+    assert room_entry(ben, "plaza_b").count() == 0
+    ben.click("summary:text('Browse rooms')")
+    ben.click("#public-rooms li[data-room='plaza_b'] button:text('Join')")
+    ben.wait_for_selector("#title:text-is('Plaza_b')")
+    ben.locator("#public-rooms li[data-room='plaza_b']").wait_for(state="detached")
+    ana.wait_for_selector(f"{SHOWN} li.event:text('ben_room joined')")
+    member(ana, "ben_room").wait_for()
+    assert ana.inner_text("#members-summary") == "Members (2)"
+
+    say(ben, "hello plaza")
+    shown(ana, "hello plaza").wait_for()
+    assert shown(ana, "hello plaza").locator(".from").inner_text() == "ben_room"
+    open_conversation(ana, "*")
+    say(ben, "are you there?")
+    ana.wait_for_selector("#rooms button[data-room='plaza_b'] .unread:text-is('1')")
+    assert "ben_room in Plaza_b: are you there?" in ana.inner_text("#announce")
+    room_entry(ana, "plaza_b").click()
+    shown(ana, "are you there?").wait_for()
+    assert room_entry(ana, "plaza_b").locator(".unread").inner_text() == ""
+
+    ben.click("#leave-room")
+    ben.wait_for_selector("#title:text-is('Everyone')")
+    assert room_entry(ben, "plaza_b").count() == 0
+    ana.wait_for_selector(f"{SHOWN} li.event:text('ben_room left')")
+    member(ana, "ben_room").wait_for(state="detached")
+    assert events_shown(ana) == ["ana_room joined", "ben_room joined", "ben_room left"]
+    say(ana, "alone now")
+    shown(ana, "alone now").wait_for()
+
+    again = log_in(browser, server, "ben_room2")  # a fresh page reads the room's history and events
+    again.goto(server.url + "/#room/plaza_b")
+    again.wait_for_selector("#room-alert:text('You are not in Plaza_b')")
+    again.click("#room-alert button:text('Join Plaza_b')")
+    again.wait_for_selector("#title:text-is('Plaza_b')")
+    shown(again, "alone now").wait_for()
+    assert errors == []
+    for page in (ana, ben, again):
+        page.context.close()
+
+
+def test_a_private_room_is_for_its_members_only(browser, server):
+    """ana makes a private room and adds ben, who finds it in his sidebar at once; cal cannot see
+    it in Browse rooms nor reach it by its address or the API; member dots follow presence."""
+    ana = log_in(browser, server, "ana_priv")
+    ben = log_in(browser, server, "ben_priv")
+    cal = log_in(browser, server, "cal_priv")
+    errors = page_errors(ana, ben, cal)
+    create_room(ana, "open_priv")
+    ana.wait_for_selector("#title:text-is('open_priv')")
+    create_room(ana, "vault_priv", private=True)
+    ana.wait_for_selector("#title:text-is('vault_priv')")
+    ana.wait_for_selector("#room-topic-text:text-is('A private room')")
+    ana.fill("#add-name", "nobody_priv")
+    ana.click("#add-member button")
+    ana.wait_for_selector("#room-bar-error:text('Nobody called nobody_priv has logged in')")
+    ana.fill("#add-name", "ben_priv")
+    ana.click("#add-member button")
+    ana.wait_for_selector(f"{SHOWN} li.event:text('ana_priv added ben_priv')")
+    member(ana, "ben_priv").wait_for()
+    ana.wait_for_function("() => document.getElementById('add-name').value === ''")  # the form is cleared
+
+    room_entry(ben, "vault_priv").wait_for()
+    assert "ana_priv added you to vault_priv" in ben.inner_text("#announce")
+    room_entry(ben, "vault_priv").click()
+    ben.wait_for_selector(f"{SHOWN} li.event:text('ana_priv added ben_priv')")
+    say(ben, "between us")
+    shown(ana, "between us").wait_for()
+
+    cal.click("summary:text('Browse rooms')")
+    cal.wait_for_selector("#public-rooms li[data-room='open_priv']")
+    assert cal.locator("#public-rooms li[data-room='vault_priv']").count() == 0
+    cal.goto(server.url + "/#room/vault_priv")
+    cal.wait_for_selector("#room-alert:text('There is no room called vault_priv')")
+    assert room_entry(cal, "vault_priv").count() == 0
+    assert cal.inner_text("#title") == "Everyone"
+    statuses = cal.evaluate("""async () => Promise.all(
+        ['/api/rooms/vault_priv', '/api/rooms/vault_priv/members', '/api/messages?room=vault_priv']
+        .map(async (path) => (await fetch(path)).status))""")
+    assert statuses == [404, 404, 404]
+    assert cal.locator("text=between us").count() == 0
+
+    ben.context.close()
+    ana.wait_for_selector("#members li[data-user='ben_priv']:not(.online)")
+    assert "offline" in member(ana, "ben_priv").inner_text()
+    assert errors == []
+    for page in (ana, cal):
+        page.context.close()
