@@ -383,6 +383,7 @@ async function closedLoop(clients, { senders, inflight, seconds, keepOpen = fals
   result.errors = clients.reduce((sum, c) => sum + c.errors, 0);
   if (!keepOpen) closeAll(clients);
   for (const deadline = now() + 10000; keepOpen && started.size && now() < deadline;) await sleep(10);
+  if (keepOpen) result.unheard = started.size; // messages a recipient never had, 10 s on
   return result;
 }
 
@@ -527,15 +528,17 @@ async function joinByApi(plan) {
   });
 }
 
-function roomTraffic(room) {
-  // The frames and the counting of a closed loop in rooms: `room(i)` is sender i's room.
+function roomTraffic(room, run) {
+  // The frames and the counting of a closed loop in rooms: `room(i)` is sender i's room;
+  // `run` in every cid, as keys start again in each run (the chat server would take a
+  // repeated cid for a message sent again, and only acknowledge it).
   // A message is heard when all the room's other members have it; a delivery to anyone
   // else is a stray (counted, and a failure of the server).
   const remaining = new Map(); // key -> recipients still to hear it
   const traffic = { strays: 0 };
   traffic.frameFor = (i, key) => {
     remaining.set(key, room(i).size - 1);
-    return { room: room(i).name, msg: text(key, 64), cid: `${RUN}.${key}` };
+    return { room: room(i).name, msg: text(key, 64), cid: `${RUN}.${run}.${key}` };
   };
   traffic.heard = (key, j) => {
     const { first, size } = room(Number(key.split('.')[0]));
@@ -580,14 +583,14 @@ async function rooms() {
   const clients = await connectMembers(plan.users, query);
   const connectS = (now() - started) / 1000;
   await sleep(500);
-  const inSmall = roomTraffic((i) => plan.small[Math.floor(i / size)]);
+  const inSmall = roomTraffic((i) => plan.small[Math.floor(i / size)], 'small');
   const small = await closedLoop(clients, { senders: plan.small.map((room) => room.first), inflight, seconds, keepOpen: true },
     inSmall.frameFor, inSmall.heard);
-  const inBig = roomTraffic(() => plan.big);
+  const inBig = roomTraffic(() => plan.big, 'big');
   const whole = await closedLoop(clients, { senders, inflight, seconds, keepOpen: true }, inBig.frameFor, inBig.heard);
   closeAll(clients);
   return { small, big: whole, setup_s: setupS, connect_s: connectS, members: clients.length,
-    strays: inSmall.strays + inBig.strays, errors: whole.errors };
+    strays: inSmall.strays + inBig.strays, unheard: small.unheard + whole.unheard, errors: whole.errors };
 }
 
 const scenarios = { idle, direct, paced, group, stall, rooms };
