@@ -13,12 +13,20 @@
 //                                           direct messages sent at a fixed rate (open loop)
 //   group   {users: 500, senders: 4, inflight: 1, seconds: 5}
 //   stall   {pairs: 20, seconds: 3, bytes: 65536}   small round trips with and without 64 KiB messages
+//   rooms   {rooms: 20, size: 500, big: 10000, senders: 4, inflight: 1, seconds: 5, join: "api"}
+//                                           `rooms` rooms of `size` members and one of `big`
+//                                           (see `roomPlan`); a run with a sender in each small
+//                                           room at once, then one with `senders` in the big
+//                                           room. join "api": members log in and join through
+//                                           the chat server's HTTP API before connecting;
+//                                           "query": each names its rooms in ?rooms= (the baseline)
 // Each prints one JSON line of results, with the share of its own core the generator used
 // (near 1.0 would mean the generator, not the server, set the pace), after a line
 // {"phase": "measuring"} and one {"phase": "measured"} around each window it measures.
 'use strict';
 
 const crypto = require('crypto');
+const http = require('http');
 const net = require('net');
 const { performance } = require('perf_hooks');
 const readline = require('readline');
@@ -33,16 +41,18 @@ const MSG_FIELD = Buffer.from('"msg":');
 const CID_FIELD = Buffer.from('"cid"');
 const CID_WITHIN = 64; // every server puts the sender's cid last, and `"cid": "<run>.<key>"}` is under 40 bytes
 const [MESSAGE, HELLO, PRESENCE] = ['m', 'h', 'p'].map((letter) => letter.charCodeAt(0));
+const MEMBER = -1; // not a letter: see `kindOf`
 // Presence frames received by every client (only counted: the idle scenario reports them,
 // to show what the servers pushed while a crowd connected).
 let presenceFrames = 0;
 
 function kindOf(data) {
   // The first letter of a server frame's type: each of them starts {"type":"<type>", or
-  // {"type": "<type>" from json.dumps.
+  // {"type": "<type>" from json.dumps. A room's `member` frame, which starts like
+  // `message`, is told by its third letter and counts as MEMBER.
   let at = 8;
   while (data[at] === 0x20) at += 1;
-  return data[at + 1];
+  return data[at + 1] === MESSAGE && data[at + 3] === MESSAGE ? MEMBER : data[at + 1];
 }
 
 function keyOf(data) {
@@ -112,7 +122,7 @@ class Client {
     // generator the bottleneck (every hello lists everyone online). Nor is a delivery parsed.
     const kind = kindOf(data);
     if (kind === PRESENCE) presenceFrames += 1;
-    if (kind === HELLO || kind === PRESENCE) return;
+    if (kind === HELLO || kind === PRESENCE || kind === MEMBER) return; // member: the joins, in a backlog
     if (kind === MESSAGE) {
       const own = data.indexOf(CID_FIELD, Math.max(0, data.length - CID_WITHIN)) >= 0;
       if (!own && this.onDelivery) this.onDelivery(keyOf(data));
@@ -157,8 +167,8 @@ const READ_BUFFER = Buffer.alloc(1 << 16);
 let readAt = 0;
 const TARGET = new URL(opts.url);
 
-function connect(name) {
-  // Resolves with a Client once the server says `synced`.
+function connect(name, query = '') {
+  // Resolves with a Client once the server says `synced`; `query` goes after the path.
   return new Promise((resolve, reject) => {
     const key = crypto.randomBytes(16).toString('base64');
     let client = null;
@@ -192,31 +202,60 @@ function connect(name) {
       } },
     });
     socket.on('connect', () => socket.write(
-      `GET /ws/${name} HTTP/1.1\r\nHost: ${TARGET.host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n`
+      `GET /ws/${name}${query} HTTP/1.1\r\nHost: ${TARGET.host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n`
       + `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${key}\r\n\r\n`));
     socket.on('close', () => reject(new Error(`${name} closed`)));
     socket.on('error', reject);
   });
 }
 
-async function connectAll(names, concurrency = 400, clients = [], refused = null) {
-  // Opens every connection, at most `concurrency` handshakes at a time, into `clients`.
-  // The first one that fails rejects, unless `refused` (an array) is given: then each
-  // failure is pushed there, its slot left empty, and the others go on.
+async function inLanes(count, concurrency, task) {
+  // `task(i)` for each i of [0, count), at most `concurrency` of them under way at once;
+  // rejects with the first failure.
   let next = 0;
-  async function lane() {
-    while (next < names.length) {
-      const i = next++;
-      try {
-        clients[i] = await connect(names[i]);
-      } catch (err) {
-        if (!refused) throw err;
-        refused.push(err.message);
-      }
+  const lane = async () => { while (next < count) await task(next++); };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));
+}
+
+async function connectAll(names, { concurrency = 400, clients = [], refused = null, query = () => '' } = {}) {
+  // Opens every connection, at most `concurrency` handshakes at a time, into `clients`
+  // (names[i] with the path's query(i)). The first one that fails rejects, unless
+  // `refused` (an array) is given: then each failure is pushed there, its slot left
+  // empty, and the others go on.
+  await inLanes(names.length, concurrency, async (i) => {
+    try {
+      clients[i] = await connect(names[i], query(i));
+    } catch (err) {
+      if (!refused) throw err;
+      refused.push(err.message);
     }
-  }
-  await Promise.all(Array.from({ length: Math.min(concurrency, names.length) }, lane));
+  });
   return clients;
+}
+
+// The chat server's HTTP API, for the room run's set-up: a few connections kept alive.
+const API_AGENT = new http.Agent({ keepAlive: true, maxSockets: 32 });
+
+function api(path, body, token) {
+  // POST `body` (JSON) to `path`, as `token`'s user if given; resolves with the JSON
+  // answer, rejects on any status but 2xx.
+  return new Promise((resolve, reject) => {
+    const data = Buffer.from(JSON.stringify(body));
+    const headers = { 'Content-Type': 'application/json', 'Content-Length': data.length };
+    if (token) headers.Authorization = `Bearer ${token}`;
+    const request = http.request({ host: TARGET.hostname, port: Number(TARGET.port), method: 'POST', path, headers,
+      agent: API_AGENT }, (response) => {
+      const parts = [];
+      response.on('data', (part) => parts.push(part));
+      response.on('end', () => {
+        const answer = Buffer.concat(parts).toString();
+        if (response.statusCode >= 300) reject(new Error(`POST ${path}: HTTP ${response.statusCode} ${answer}`));
+        else resolve(JSON.parse(answer));
+      });
+    });
+    request.on('error', reject);
+    request.end(data);
+  });
 }
 
 function closeAll(clients) {
@@ -286,7 +325,7 @@ async function idle() {
   // A server may close handshakes it finds too slow (`websockets` does after 10 s): those
   // count as not connected, like the ones still under way at the limit.
   const refused = [];
-  const all = connectAll(names('i', n), 400, clients, refused);
+  const all = connectAll(names('i', n), { clients, refused });
   const finished = await Promise.race([all.then(() => true), sleep((opts.limit_s || 30) * 1000).then(() => false)]);
   const connected = clients.filter(Boolean).length;
   const allIn = finished && connected === n;
@@ -311,9 +350,12 @@ function afterReads(action) {
   return (i) => { if (due.push(i) === 1) setImmediate(run); };
 }
 
-async function closedLoop(clients, { senders, inflight, seconds }, frameFor, heard) {
-  // Each of the first `senders` clients keeps `inflight` messages going; a message's slot
-  // is refilled once `heard(key)` says every recipient has it. Latency: send to each arrival.
+async function closedLoop(clients, { senders, inflight, seconds, keepOpen = false }, frameFor, heard) {
+  // Each sender (the first `senders` clients, or the clients of the indices given) keeps
+  // `inflight` messages going; a message's slot is refilled once `heard(key, j)` says
+  // client j was its last recipient (true), or not yet (false). null: j should not have
+  // had it, and it is not counted. Latency: send to each arrival. With `keepOpen`, the
+  // clients stay connected, and it returns once what was in flight has arrived.
   const started = new Map();
   const window = new Window();
   let seq = 0;
@@ -324,17 +366,24 @@ async function closedLoop(clients, { senders, inflight, seconds }, frameFor, hea
     started.set(key, now());
     clients[i].send(JSON.stringify(frameFor(i, key)));
   });
-  for (const c of clients) {
+  clients.forEach((c, j) => {
     c.onDelivery = (key) => {
-      window.record(readAt - started.get(key));
-      if (heard(key)) { started.delete(key); pump(Number(key.split('.')[0])); }
+      const sent = started.get(key);
+      if (sent === undefined) return; // not of this run
+      const last = heard(key, j);
+      if (last === null) return;
+      window.record(readAt - sent);
+      if (last) { started.delete(key); pump(Number(key.split('.')[0])); }
     };
-  }
-  for (let i = 0; i < senders; i++) for (let k = 0; k < inflight; k++) pump(i);
+  });
+  const who = typeof senders === 'number' ? Array.from({ length: senders }, (_, i) => i) : senders;
+  for (const i of who) for (let k = 0; k < inflight; k++) pump(i);
   const result = await measure(window, seconds);
   stopping = true;
   result.errors = clients.reduce((sum, c) => sum + c.errors, 0);
-  closeAll(clients);
+  if (!keepOpen) closeAll(clients);
+  for (const deadline = now() + 10000; keepOpen && started.size && now() < deadline;) await sleep(10);
+  if (keepOpen) result.unheard = started.size; // messages a recipient never had, 10 s on
   return result;
 }
 
@@ -456,7 +505,95 @@ async function stall() {
   return { quiet, busy, big_received: bigReceived, errors };
 }
 
-const scenarios = { idle, direct, paced, group, stall };
+function roomPlan(rooms, size, big) {
+  // Who is in which room: users r0, r1, ...; `big` is users [0, big), room small<k>
+  // users [k * size, (k + 1) * size). Each room's first member creates it.
+  const users = names('r', Math.max(big, rooms * size));
+  const small = Array.from({ length: rooms }, (_, k) => ({ name: `small${k}`, first: k * size, size }));
+  const all = [{ name: 'big', first: 0, size: big }, ...small];
+  const roomsOf = (i) => all.filter((room) => i >= room.first && i < room.first + room.size);
+  return { users, small, big: all[0], all, roomsOf };
+}
+
+async function joinByApi(plan) {
+  // Every member logs in (POST /api/token), each room is created by its first member,
+  // and the others join; many requests at once, on the few connections of API_AGENT.
+  const tokens = [];
+  await inLanes(plan.users.length, 64, async (i) => {
+    tokens[i] = (await api('/api/token', { name: plan.users[i] })).token;
+  });
+  for (const room of plan.all) await api('/api/rooms', { name: room.name }, tokens[room.first]);
+  await inLanes(plan.users.length, 64, async (i) => {
+    for (const room of plan.roomsOf(i)) if (room.first !== i) await api(`/api/rooms/${room.name}/join`, {}, tokens[i]);
+  });
+}
+
+function roomTraffic(room, run) {
+  // The frames and the counting of a closed loop in rooms: `room(i)` is sender i's room;
+  // `run` in every cid, as keys start again in each run (the chat server would take a
+  // repeated cid for a message sent again, and only acknowledge it).
+  // A message is heard when all the room's other members have it; a delivery to anyone
+  // else is a stray (counted, and a failure of the server).
+  const remaining = new Map(); // key -> recipients still to hear it
+  const traffic = { strays: 0 };
+  traffic.frameFor = (i, key) => {
+    remaining.set(key, room(i).size - 1);
+    return { room: room(i).name, msg: text(key, 64), cid: `${RUN}.${run}.${key}` };
+  };
+  traffic.heard = (key, j) => {
+    const { first, size } = room(Number(key.split('.')[0]));
+    if (j < first || j >= first + size) { traffic.strays += 1; return null; }
+    const left = remaining.get(key) - 1;
+    if (left) remaining.set(key, left); else remaining.delete(key);
+    return left === 0;
+  };
+  return traffic;
+}
+
+async function connectMembers(users, query, attempts = 4) {
+  // Every member connected, into one array; a handshake that failed is tried again, up to
+  // `attempts` times in all: on a busy machine `websockets` closes the ones it did not
+  // finish within 10 s, and a full accept queue drops others.
+  const clients = [];
+  let missing = users.map((_, i) => i);
+  for (let attempt = 0; missing.length && attempt < attempts; attempt++) {
+    const failed = [];
+    await inLanes(missing.length, 400, async (k) => {
+      const i = missing[k];
+      try {
+        clients[i] = await connect(users[i], query(i));
+      } catch (err) {
+        failed.push(i);
+      }
+    });
+    missing = failed;
+  }
+  if (missing.length) throw new Error(`${missing.length} of ${users.length} members could not connect`);
+  return clients;
+}
+
+async function rooms() {
+  const { rooms: count = 20, size = 500, big = 10000, senders = 4, inflight = 1, seconds = 5, join = 'api' } = opts;
+  const plan = roomPlan(count, size, big);
+  let started = now();
+  if (join === 'api') await joinByApi(plan);
+  const setupS = (now() - started) / 1000;
+  started = now();
+  const query = join === 'query' ? (i) => `?rooms=${plan.roomsOf(i).map((room) => room.name).join(',')}` : () => '';
+  const clients = await connectMembers(plan.users, query);
+  const connectS = (now() - started) / 1000;
+  await sleep(500);
+  const inSmall = roomTraffic((i) => plan.small[Math.floor(i / size)], 'small');
+  const small = await closedLoop(clients, { senders: plan.small.map((room) => room.first), inflight, seconds, keepOpen: true },
+    inSmall.frameFor, inSmall.heard);
+  const inBig = roomTraffic(() => plan.big, 'big');
+  const whole = await closedLoop(clients, { senders, inflight, seconds, keepOpen: true }, inBig.frameFor, inBig.heard);
+  closeAll(clients);
+  return { small, big: whole, setup_s: setupS, connect_s: connectS, members: clients.length,
+    strays: inSmall.strays + inBig.strays, unheard: small.unheard + whole.unheard, errors: whole.errors };
+}
+
+const scenarios = { idle, direct, paced, group, stall, rooms };
 scenarios[opts.scenario]().then((result) => {
   if (result) console.log(JSON.stringify(result));
   process.exit(0);

@@ -5,7 +5,7 @@ core 1; the table gives the median over the rounds. Results go to bench/results.
 the chart to bench/chart.png. BENCH_ROUNDS (default 3) sets the number of rounds.
 BENCH_SCENARIOS (default all) runs only some of them, comma-separated, of: idle (2,000
 idle connections), direct (saturated and the in-flight sweep), group, stall, paced, many
-(BENCH_MANY connections), scaling; such a run prints its table and keeps no file.
+(BENCH_MANY connections), rooms, scaling; such a run prints its table and keeps no file.
 """
 
 import json
@@ -39,7 +39,18 @@ P99_CEILING_MS = 100  # the p99 panels of the chart stop here
 # The crowd rule of every server compared: presence is pushed while at most this many users
 # are online (the chat server's CHAT_PRESENCE_LIMIT, which the baselines read too).
 PRESENCE_LIMIT = int(os.environ.get("CHAT_PRESENCE_LIMIT", "1000"))
-SCENARIOS = ("idle", "direct", "group", "stall", "paced", "many", "scaling")
+SCENARIOS = ("idle", "direct", "group", "stall", "paced", "many", "rooms", "scaling")
+# The room run: ROOMS rooms of ROOM_SIZE members and one of BIG_ROOM (the same users: each
+# is in the big room and one small one), against the servers with rooms. How each server
+# learns a connection's rooms: the chat server by its HTTP API before the connections
+# open (log-ins and joins, not timed), the baseline from the connection's ?rooms=.
+ROOMS, ROOM_SIZE, BIG_ROOM = 20, 500, 10_000
+ROOM_SENDERS = 4  # in the big room; the small rooms' run has one sender in each
+ROOM_JOIN = {"chat": "api", "websockets": "query"}
+# A room of BIG_ROOM members must be allowed (the default allows 10,000 too; this says
+# the bench needs it). Twenty-one rooms come from 20 users, and loopback is exempt from
+# the per-address limits: no other setting is needed.
+ROOM_ENV = {"CHAT_MAX_ROOM_MEMBERS": str(BIG_ROOM)}
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # Each scenario starts once the server is quiet (under this share of a core for half a
 # second): the work one leaves behind, such as telling who is left that 2,000 users went,
@@ -84,6 +95,7 @@ class Server:
     """One server process pinned to SERVER_CORE, on a fresh port and data directory."""
 
     def __init__(self, kind, cores=SERVER_CORE, command=None, env=None):
+        self.kind = kind
         self.port = free_port()
         self.data = tempfile.mkdtemp(prefix=f"bench-{kind}-")
         command = command or SERVERS[kind] + ([] if kind == "chat" else [str(self.port)])
@@ -169,7 +181,8 @@ def settle(server, window=0.5):
 
 def load(server, scenario, cores=LOAD_CORE, **options):
     """Run one scenario of load.js against `server` once it is quiet and return its JSON result,
-    with `server_cpu`: the server's busiest share of a core over the windows the scenario measured."""
+    with `server_cpu`: the server's busiest share of a core over the windows the scenario measured
+    (`server_cpus`: each window's, in order)."""
     settle(server)
     shares, result = [], None
     with subprocess.Popen(generator(server, scenario, cores, **options), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
@@ -184,6 +197,7 @@ def load(server, scenario, cores=LOAD_CORE, **options):
         if proc.wait(300) != 0 or result is None:
             raise RuntimeError(f"load {scenario} failed: {proc.stderr.read().strip()}")
     result["server_cpu"] = max(shares, default=None)
+    result["server_cpus"] = shares
     return result
 
 
@@ -253,7 +267,31 @@ def one_round(kind, many, scenarios=SCENARIOS):
             result.update(connect_many_s=None, kib_per_conn_many=None, connected_many=None, presence_many=None)
         finally:
             server.stop()
+    if "rooms" in scenarios and kind in ROOM_JOIN:
+        result.update(room_figures(room_run(kind)))
     return result
+
+
+def room_run(kind, cores=SERVER_CORE, load_cores=LOAD_CORE, **options):
+    """The room run of load.js against a fresh server of this kind (`options` change its shape)."""
+    server = Server(kind, cores=cores, env=ROOM_ENV)
+    try:
+        return load(server, "rooms", cores=load_cores, **{"rooms": ROOMS, "size": ROOM_SIZE, "big": BIG_ROOM,
+                                                          "senders": ROOM_SENDERS, "join": ROOM_JOIN[kind], **options})
+    finally:
+        server.stop()
+
+
+def room_figures(run):
+    """The table's figures of one room run: the small rooms' run, then the big room's."""
+    small, big = run["small"], run["big"]
+    small_cpu, big_cpu = run["server_cpus"]
+    return {"rooms_small_per_s": small["per_second"], "rooms_small_p99_ms": small["p99_ms"],
+            "rooms_big_per_s": big["per_second"], "rooms_big_p99_ms": big["p99_ms"],
+            "rooms_connect_s": run["connect_s"], "rooms_setup_s": run["setup_s"],
+            "rooms_small_load_cpu": small["load_cpu"], "rooms_small_server_cpu": small_cpu,
+            "rooms_big_load_cpu": big["load_cpu"], "rooms_big_server_cpu": big_cpu,
+            "rooms_errors": run["errors"] + run["strays"] + run["unheard"]}
 
 
 def figures(runs):
@@ -359,6 +397,19 @@ ROWS = [  # (label, key, format, higher is better)
     ("  the server's core busy (share)", "direct_server_cpu", "{:.2f}", None),
     ("group: the load generator's core busy (share)", "group_load_cpu", "{:.2f}", None),
     ("  the server's core busy (share)", "group_server_cpu", "{:.2f}", None),
+    (f"room deliveries/s, {ROOMS} rooms of {ROOM_SIZE:,} at once (a sender in each, 1 in flight; "
+     f"chat and websockets only)", "rooms_small_per_s", "{:,.0f}", True),
+    ("  its p99 latency (ms)", "rooms_small_p99_ms", "{:.1f}", False),
+    (f"room deliveries/s, one room of {BIG_ROOM:,} ({ROOM_SENDERS} senders, 1 in flight)", "rooms_big_per_s",
+     "{:,.0f}", True),
+    ("  its p99 latency (ms)", "rooms_big_p99_ms", "{:.1f}", False),
+    (f"  time to connect its {BIG_ROOM:,} members (s; the chat server's log-ins and joins before, "
+     "not counted)", "rooms_connect_s", "{:.2f}", False),
+    (f"rooms of {ROOM_SIZE:,}: the load generator's core busy (share)", "rooms_small_load_cpu", "{:.2f}", None),
+    ("  the server's core busy (share)", "rooms_small_server_cpu", "{:.2f}", None),
+    (f"room of {BIG_ROOM:,}: the load generator's core busy (share)", "rooms_big_load_cpu", "{:.2f}", None),
+    ("  the server's core busy (share)", "rooms_big_server_cpu", "{:.2f}", None),
+    ("room run: errors, deliveries to non-members, messages some member never had", "rooms_errors", "{:.0f}", None),
     ("errors", "errors", "{:.0f}", None),
 ]
 
@@ -382,9 +433,9 @@ def table(results, many):
     for label, key, fmt, better in ROWS:
         if key not in results["chat"]:
             continue
-        cells = [cell(fmt, results[k][key]) for k in SERVERS]
+        cells = [cell(fmt, results[k].get(key)) for k in SERVERS]  # the tutorial has no room figures
         lines.append(f"| {label.format(many=f'{many:,}')} | " + " | ".join(cells) + " | "
-                     + " | ".join(ratio(results["chat"][key], results[b][key], better) for b in BASELINES) + " |")
+                     + " | ".join(ratio(results["chat"][key], results[b].get(key), better) for b in BASELINES) + " |")
     return head + "\n".join(lines) + "\n"
 
 
@@ -395,11 +446,12 @@ def chart(results, scale, title, path):
     import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
 
     panels = [("direct messages/s", "direct_per_s"), ("group deliveries/s", "group_per_s"),
+              (f"deliveries/s, a room of {BIG_ROOM:,}", "rooms_big_per_s"),
               ("KiB per idle connection", "kib_per_conn"), ("direct p99 (ms), saturated", "direct_p99_ms")]
-    fig, axes = plt.subplots(1, len(panels) + 3, figsize=(23, 3.8))
+    fig, axes = plt.subplots(1, len(panels) + 3, figsize=(26, 3.8))
     colors = ["#2b6cb0", "#a0aec0", "#718096"]
     for ax, (label, key) in zip(axes, panels):
-        values = [results[k][key] or 0 for k in SERVERS]
+        values = [results[k].get(key) or 0 for k in SERVERS]  # the tutorial has no room run
         ax.bar(list(SERVERS), values, color=colors)
         ax.set_title(label, fontsize=10)
         for i, value in enumerate(values):

@@ -4,20 +4,26 @@ Written the way its documentation suggests: one coroutine per connection and
 `broadcast()`, which encodes once and never waits for a slow reader. It keeps the chat
 server's crowd rule, so that the benchmark compares the same work: comings and goings are
 pushed to everyone only while at most CHAT_PRESENCE_LIMIT (default 1,000) users are
-online; hello lists everyone. Usage: python bench/websockets_server.py PORT
+online; hello lists everyone. Rooms, for the benchmark's room run, at their smallest: a
+connection names its rooms when it opens (/ws/<name>?rooms=a,b), and a frame with a
+`room` goes to that room's other members, the sender's copy with its `cid` as ever.
+Usage: python bench/websockets_server.py PORT
 """
 
 import asyncio
+import collections
 import itertools
 import json
 import os
 import sys
 from datetime import datetime, timezone
+from urllib.parse import parse_qs
 
 from websockets import broadcast
 from websockets.asyncio.server import serve
 
 sockets = {}  # name -> the user's connection
+rooms = collections.defaultdict(set)  # room -> its members' connections
 ids = itertools.count(1)
 PRESENCE_LIMIT = int(os.environ.get("CHAT_PRESENCE_LIMIT", "1000"))
 
@@ -31,22 +37,36 @@ def announce(name, online, skip=None):
 
 async def chat(ws):
     """One user's socket: greet, route what it sends, say goodbye."""
-    name = ws.request.path.split("?")[0].rsplit("/", 1)[-1]
+    path, _, query = ws.request.path.partition("?")
+    name = path.rsplit("/", 1)[-1]
+    mine = [room for room in parse_qs(query).get("rooms", [""])[0].split(",") if room]
     sockets[name] = ws
+    for room in mine:
+        rooms[room].add(ws)
     await ws.send(json.dumps({"type": "hello", "user": name, "online": list(sockets), "last_id": 0}))
     await ws.send(json.dumps({"type": "synced", "last_id": 0, "truncated": False}))
     announce(name, True, skip=ws)
     try:
         async for data in ws:
             frame = json.loads(data)
+            room = frame.get("room")
+            if room is not None and ws not in rooms.get(room, ()):
+                broadcast([ws], json.dumps({"type": "error", "code": "not_member", "cid": frame.get("cid")}))
+                continue
             message = {"type": "message", "id": next(ids), "from_user": name, "to_user": frame.get("to_user") or None,
                        "msg": frame["msg"], "ts": datetime.now(timezone.utc).isoformat()}
+            if room is not None:
+                message["room"] = room
             broadcast([ws], json.dumps(dict(message, cid=frame.get("cid"))))
-            if message["to_user"] is None:
+            if room is not None:
+                broadcast([s for s in rooms[room] if s is not ws], json.dumps(message))
+            elif message["to_user"] is None:
                 broadcast([s for s in sockets.values() if s is not ws], json.dumps(message))
             elif message["to_user"] in sockets and message["to_user"] != name:
                 broadcast([sockets[message["to_user"]]], json.dumps(message))
     finally:
+        for room in mine:
+            rooms[room].discard(ws)
         if sockets.get(name) is ws:
             del sockets[name]
         announce(name, False)

@@ -81,6 +81,32 @@ def test_every_server_stops_pushing_presence_past_the_limit(kind):
     assert crowd["presence"] <= limit * (n - 1)
 
 
+@pytest.mark.parametrize("kind", sorted(run.ROOM_JOIN))
+def test_room_run_delivers_to_each_rooms_members_only(kind):
+    # Two rooms of 3 and one of 6 (the same six users): the chat server learns them through
+    # its HTTP API, the baseline from ?rooms=. A delivery to a non-member is a stray; a
+    # message some member never had stalls its sender's loop, and is counted as unheard.
+    rooms, size, big, senders = 2, 3, 6, 2
+    result = run.room_run(kind, cores=None, load_cores=None, rooms=rooms, size=size, big=big, senders=senders,
+                          seconds=0.5)
+    assert result["members"] == big and result["errors"] == 0 and result["strays"] == 0 and result["unheard"] == 0
+    # At least two messages of every sender heard by all the others of its room.
+    assert result["small"]["count"] >= 2 * rooms * (size - 1)
+    assert result["big"]["count"] >= 2 * senders * (big - 1)
+    for phase in ("small", "big"):
+        assert 0 < result[phase]["p50_ms"] <= result[phase]["p99_ms"] <= result[phase]["max_ms"]
+    figures = run.room_figures(result)
+    assert figures["rooms_small_server_cpu"] > 0 and figures["rooms_big_server_cpu"] > 0
+    assert figures["rooms_errors"] == 0
+
+
+def test_the_table_leaves_the_room_rows_of_the_tutorial_empty():
+    # The tutorial has no rooms: its cells say n/a, and the chat server is compared with websockets only.
+    results = {"chat": {"rooms_big_per_s": 30_000.0}, "tutorial": {}, "websockets": {"rooms_big_per_s": 15_000.0}}
+    row = next(line for line in run.table(results, 15_000).splitlines() if "one room of" in line)
+    assert row.endswith("| 30,000 | n/a | 15,000 |  | 2.00x |")
+
+
 def test_fastest_rate_within_the_p99_target():
     runs = [{"per_second": 15_000, "p99_ms": 7.0}, {"per_second": 25_000, "p99_ms": run.P99_TARGET_MS},
             {"per_second": 30_000, "p99_ms": run.P99_TARGET_MS + 0.1}]
