@@ -131,7 +131,7 @@ class Router:
     def _disconnected(self, user, conn, held, session):  # pylint: disable=too-many-arguments
         held.release()
         if session is not None:
-            conns = self._sessions.get(session, ())
+            conns = self._sessions.get(session, set())
             conns.discard(conn)
             if not conns:
                 self._sessions.pop(session, None)
