@@ -67,7 +67,7 @@ class ChatHandler(WebSocketHandler):
         try:
             return super().handle_one_request()
         except HeadersTooSlow:
-            return None  # read_requestline raised it: the connection closes
+            return None  # it fired outside the reads gevent catches it in: close all the same
         finally:
             self._headers_due.close()
 
