@@ -223,18 +223,7 @@ def test_kill_9_of_a_worker_loses_and_duplicates_nothing(scaled, name):
     threads = [threading.Thread(target=l.listen) for l in listeners]
     for thread in threads:
         thread.start()
-    acked = {}
-    send_threads = [threading.Thread(target=lambda s=s: acked.__setitem__(s.user, s.send_all(40, pause=0.05)))
-                    for s in senders]
-    for thread in send_threads:
-        thread.start()
-    time.sleep(0.7)
-    assert all(thread.is_alive() for thread in send_threads), "traffic ended before the kill"
-    # The worker a sender is on: the kernel may hand every connection to the same worker.
-    os.kill(holder_of(senders[0].client.ws.sock, workers_of(srv)), signal.SIGKILL)
-    for thread in send_threads:
-        thread.join(timeout(60))
-    assert len(acked) == len(senders), "a sender did not finish"
+    acked = send_through_a_kill(srv, senders, 40)
     for sender in senders:
         sender.client.close()
     stored = group_messages(srv, senders[0].user)
@@ -246,10 +235,34 @@ def test_kill_9_of_a_worker_loses_and_duplicates_nothing(scaled, name):
         listener.stop.set()
     for thread in threads:
         thread.join(timeout(10))
+    assert_each_heard_once(listeners, stored_ids)
+    assert sum(s.reconnects for s in senders + listeners) > 0, "the kill reached nobody"
+
+
+def send_through_a_kill(srv, senders, count):
+    """Each of `senders` sends `count` messages while the worker holding the first one's
+    socket is SIGKILLed; returns {sender: the ids acknowledged to it}."""
+    acked = {}
+    send_threads = [threading.Thread(target=lambda s=s: acked.__setitem__(s.user, s.send_all(count, pause=0.05)))
+                    for s in senders]
+    for thread in send_threads:
+        thread.start()
+    time.sleep(0.7)
+    assert all(thread.is_alive() for thread in send_threads), "traffic ended before the kill"
+    # The worker a sender is on: the kernel may hand every connection to the same worker.
+    os.kill(holder_of(senders[0].client.ws.sock, workers_of(srv)), signal.SIGKILL)
+    for thread in send_threads:
+        thread.join(timeout(60))
+    assert len(acked) == len(senders), "a sender did not finish"
+    return acked
+
+
+def assert_each_heard_once(listeners, stored_ids):
+    """Every listener saw exactly the stored ids, each once."""
     for listener in listeners:
         extra = sorted(i for i in set(listener.seen) if listener.seen.count(i) > 1)
-        assert sorted(listener.seen) == stored_ids, f"duplicated {extra}, lost {set(stored_ids) - set(listener.seen)}"
-    assert sum(s.reconnects for s in senders + listeners) > 0, "the kill reached nobody"
+        assert sorted(listener.seen) == sorted(stored_ids), \
+            f"duplicated {extra}, lost {set(stored_ids) - set(listener.seen)}"
 
 
 def test_redis_restart_resumes_routing_within_5_seconds(scaled, redis_server, clients, name):
@@ -476,18 +489,8 @@ def test_kill_9_of_a_worker_loses_no_acknowledged_room_message(scaled, name):
     threads = [threading.Thread(target=l.listen) for l in listeners]
     for thread in threads:
         thread.start()
-    acked = {}
-    send_threads = [threading.Thread(target=lambda s=s: acked.__setitem__(s.user, s.send_all(30, pause=0.05)))
-                    for s in senders]
-    for thread in send_threads:
-        thread.start()
     try:
-        time.sleep(0.7)
-        assert all(thread.is_alive() for thread in send_threads), "traffic ended before the kill"
-        os.kill(holder_of(senders[0].client.ws.sock, workers_of(srv)), signal.SIGKILL)
-        for thread in send_threads:
-            thread.join(timeout(60))
-        assert len(acked) == len(senders), "a sender did not finish"
+        acked = send_through_a_kill(srv, senders, 30)
         stored = room_messages(place, listeners[0].user, room)
         assert sorted(i for ids in acked.values() for i in ids) == sorted(stored)  # acked = stored, once each
         assert len(stored) == 3 * 30
@@ -500,7 +503,5 @@ def test_kill_9_of_a_worker_loses_no_acknowledged_room_message(scaled, name):
         for sender in senders:
             if sender.client is not None:
                 sender.client.close()
-    for listener in listeners:
-        extra = sorted(i for i in set(listener.seen) if listener.seen.count(i) > 1)
-        assert sorted(listener.seen) == sorted(stored), f"duplicated {extra}, lost {set(stored) - set(listener.seen)}"
+    assert_each_heard_once(listeners, stored)
     assert sum(s.reconnects for s in senders + listeners) > 0, "the kill reached nobody"
