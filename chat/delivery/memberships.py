@@ -10,6 +10,7 @@ already held, read again after, only repeat what it says.
 
 import collections
 
+from ..errors import FrameRejected
 from ..protocol.names import name_key
 from ..protocol.server_frames import MEMBER
 
@@ -52,6 +53,19 @@ class Memberships:
     def is_member(self, room, user):
         """True when `user` is in `room` as far as this process has read."""
         return name_key(user) in self._members.get(name_key(room), ())
+
+    def room_to_speak_in(self, store, user, room, cid=None):
+        """The display name of `room` when `user` is in it; FrameRejected (unknown_room,
+        not_member) when not. This copy answers for a member; the store for the rest,
+        since a join may have been stored where this process has not read it yet."""
+        if self.is_member(room, user):
+            return self.name(room)
+        found = store.room(room, user)
+        if found is None:
+            raise FrameRejected("unknown_room", f"there is no room called {room}", cid)
+        if not found.member:
+            raise FrameRejected("not_member", f"join {found.name} first", cid)
+        return found.name
 
     def name(self, room):
         """`room`'s display name, when this process has seen it."""

@@ -232,21 +232,10 @@ class Router:
             if to_user is None:
                 raise FrameRejected("unknown_user", f"nobody called {message.to_user} has logged in", message.cid)
         if message.room is not None:
-            room = self._room_to_send_to(user, message)
+            room = self.memberships.room_to_speak_in(self.store, user, message.room, message.cid)
         if ack:
             self._acks[ack] = origin  # before the commit: the follower may deliver right after it
         return self.store.queue_message(user, to_user, message.msg, message.cid, outcome, room)
-
-    def _room_to_send_to(self, user, message):
-        """The display name of the room `message` goes to; FrameRejected unless `user` is in it."""
-        if self.memberships.is_member(message.room, user):
-            return self.memberships.name(message.room)
-        room = self.store.room(message.room, user)  # perhaps joined where this process has not read yet
-        if room is None:
-            raise FrameRejected("unknown_room", f"there is no room called {message.room}", message.cid)
-        if not room.member:
-            raise FrameRejected("not_member", f"join {room.name} first", message.cid)
-        return room.name
 
     def _take_rate(self, sender, cid):
         """Count one stored event against the sender's bucket and its address's; FrameRejected

@@ -41,14 +41,7 @@ class Typing:
     def _check(self, user, conversation):
         """The display name of the room or user `conversation` names ("*" for the group)."""
         if conversation.room is not None:
-            if self.memberships.is_member(conversation.room, user):
-                return self.memberships.name(conversation.room)
-            room = self.store.room(conversation.room, user)
-            if room is None:
-                raise FrameRejected("unknown_room", f"there is no room called {conversation.room}")
-            if not room.member:
-                raise FrameRejected("not_member", f"join {room.name} first")
-            return room.name
+            return self.memberships.room_to_speak_in(self.store, user, conversation.room)
         if conversation.with_user == "*":
             return "*"
         name = self.store.display_name(conversation.with_user)

@@ -54,6 +54,12 @@ _ROOM = """SELECT r.key, r.name, r.private, r.topic, r.created_by,
     FROM rooms r"""
 
 
+def _room_of(row):
+    """The Room of a row of _ROOM (the stores give 0/1 or booleans for its flags)."""
+    key, name, private, topic, created_by, members, member = row
+    return Room(key, name, bool(private), topic, created_by, members, bool(member))
+
+
 _EVENT = """INSERT INTO messages (from_key, from_user, to_key, to_user, msg, ts, room_key, room, kind)
     VALUES (:by_key, :by, :user_key, :user, :msg, :now, :room_key, :room, :kind)"""
 
@@ -113,7 +119,7 @@ class RoomStore:
     @classmethod
     def _room_row(cls, conn, key, me):
         row = conn.execute(cls._sql(f"{_ROOM} WHERE r.key = :key"), {"key": key, "me": me}).fetchone()
-        return Room(row[0], row[1], bool(row[2]), row[3], row[4], row[5], bool(row[6])) if row else None
+        return _room_of(row) if row else None
 
     @classmethod
     def _visible_room(cls, conn, key, me):
@@ -124,8 +130,7 @@ class RoomStore:
     def _rooms(cls, conn, me):
         rows = conn.execute(cls._sql(f"{_ROOM} WHERE r.private = 0 OR r.key IN "
                                      "(SELECT room_key FROM members WHERE user_key = :me)"), {"me": me}).fetchall()
-        rooms = [Room(r[0], r[1], bool(r[2]), r[3], r[4], r[5], bool(r[6])) for r in rows]
-        return sorted(rooms, key=lambda room: room.key)
+        return sorted((_room_of(row) for row in rows), key=lambda room: room.key)
 
     @classmethod
     def _room_members(cls, conn, key):
