@@ -20,8 +20,8 @@ def test_the_page_works_under_its_content_security_policy(browser, server):  # n
     for user in ("csp_ann", "csp_ben"):
         context = browser.new_context()
         context.add_init_script(script=f"({VIOLATIONS})()")
-        context.on("console", lambda message: console.append(message.text))
         page = context.new_page()
+        page.on("console", lambda message: console.append(message.text))
         page.set_default_timeout(timeout(10) * 1000)
         page.goto(server.url + "/")
         page.fill("#name", user)
@@ -50,12 +50,12 @@ def test_another_page_cannot_frame_the_chat(browser, server):  # noqa: F811
 
 
 def test_every_response_carries_the_headers(server):
-    """The page, an API answer (an error too) and a static file: nosniff, no framing, no referrer."""
+    """The page, an API answer (an error too) and a static file: nosniff, no framing, no referrer elsewhere."""
     for path in ("/", "/api/users", "/static/chat.css", "/no/such/page"):
         _, _, headers = server.get(path)
         assert headers["X-Content-Type-Options"] == "nosniff", path
         assert headers["X-Frame-Options"] == "DENY", path
-        assert headers["Referrer-Policy"] == "no-referrer", path
+        assert headers["Referrer-Policy"] == "same-origin", path
         assert "frame-ancestors 'none'" in headers["Content-Security-Policy"], path
         assert "Strict-Transport-Security" not in headers, path
 
@@ -111,7 +111,7 @@ def test_on_a_phone_the_placeholder_fits_and_enter_adds_a_line(browser, server):
     page.press("#text", "Enter")
     page.type("#text", "second line")
     assert page.input_value("#text") == "first line\nsecond line"
-    assert page.locator("li.msg").count() == 0
+    assert page.locator("li.msg", has_text="first line").count() == 0  # nothing sent yet
     page.tap("#composer button")
     assert shown(page, "second line").locator(".text").inner_text() == "first line\nsecond line"
     assert page.input_value("#text") == ""
