@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 JS_STAMP := tests/js/node_modules/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test test-js bench node screenshots conformance chromium servers icu clean
+.PHONY: run test test-js bench soak node screenshots conformance chromium servers icu clean
 
 $(STAMP): requirements.txt requirements-dev.txt | icu
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.10 or newer is needed") if sys.version_info < (3, 10) else None'
@@ -92,6 +92,11 @@ node:
 
 bench: node servers $(BENCH_STAMP)
 	$(BIN)/python bench/run.py
+
+# Ten minutes of churn against one server: its RSS, open files and greenlets must come back,
+# and no acknowledged message be lost. SOAK_SECONDS=60 make soak tries it short.
+soak: $(STAMP)
+	$(BIN)/python bench/soak.py
 
 # RFC 6455 conformance: Autobahn|Testsuite runs on Python 2.7 only (pyenv has one here).
 PYTHON27 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/2.7*/bin/python2.7) $(shell command -v python2.7))

@@ -312,8 +312,8 @@ function startPage(root) {
   // -- the connection -------------------------------------------------------------
 
   // The status line: the client's state in words.
-  client.on("status", ({state, transport, delay, code, reason}) => {
-    if (state === State.RECONNECTING && code === 1008) checkSession(reason);
+  client.on("status", ({state, transport, delay, code}) => {
+    if (state === State.RECONNECTING && code === 1008) checkSession();
     const how = transport === "sse" ? " (events)" : "";
     if (state === State.LIVE) setStatus("live", `live${how}`);
     else if (state === State.RECONNECTING) {
@@ -331,7 +331,7 @@ function startPage(root) {
   // A socket closed for policy may mean the session ended elsewhere (logged out, the
   // password changed, the account deleted): then show the login form, saying so, and
   // keep the draft for after the next log-in.
-  async function checkSession(reason) {
+  async function checkSession() {
     try {
       const response = await fetch("/api/users", {cache: "no-store"});
       if (response.status !== 401) return;
@@ -340,7 +340,7 @@ function startPage(root) {
     }
     client.close();
     sessionStorage.setItem(DRAFT, $("text").value);
-    location.assign(`/?notice=${encodeURIComponent(`Your session ended (${reason || "logged out"}). Log in again; your draft is kept.`)}`);
+    location.assign("/?notice=session_ended");  // the page shows only its own words
   }
 
   const DRAFT = "chat-draft";
@@ -388,9 +388,24 @@ function startPage(root) {
     text.style.height = `${text.scrollHeight}px`;
   }
 
+  // On a touch keyboard Enter is the only way to a new line, and the Send button is at
+  // hand: there Enter adds a line. The long placeholder (which says what Enter does) fits
+  // neither a phone's width nor a touch keyboard's behaviour.
+  const touch = matchMedia("(pointer: coarse)");
+  const narrow = matchMedia("(max-width: 640px)");
+  function fitPlaceholder() {
+    const text = $("text");
+    text.dataset.longPlaceholder ??= text.placeholder;
+    text.placeholder = touch.matches || narrow.matches ? text.dataset.shortPlaceholder : text.dataset.longPlaceholder;
+  }
+  fitPlaceholder();
+  touch.addEventListener("change", fitPlaceholder);
+  narrow.addEventListener("change", fitPlaceholder);
+
   $("composer").addEventListener("submit", (event) => { event.preventDefault(); submit(); });
   $("text").addEventListener("keydown", (event) => {
     // Enter sends; Shift+Enter adds a line; Enter that ends an input-method composition does neither.
+    if (touch.matches) return;
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); submit(); }
   });
   $("text").addEventListener("input", fitText);
