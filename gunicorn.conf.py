@@ -16,6 +16,7 @@ if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
 
 # pylint: disable=wrong-import-position
 from chat.errors import SettingsError
+from chat.logs import dict_config
 from chat.process_tuning import raise_open_files_limit, tune_garbage_collector
 from chat.settings import from_environ
 
@@ -32,9 +33,11 @@ worker_connections = 20000
 graceful_timeout = 10
 timeout = 30
 control_socket_disable = True  # gunicorn 27 would open one under ~/.gunicorn
-accesslog = "-"
-# gunicorn's default format logs the query string, and with it any ?token=.
-access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s"'
+# gunicorn's lines and the app's alike: one handler on stderr, text or JSON (chat/logs.py).
+logconfig_dict = dict_config(_settings.log_format)
+# No gunicorn access log: the handler writes the access lines itself (chat.access), a
+# WebSocket's when it closes, and never with the query string (it may hold ?token=).
+accesslog = None
 
 
 def post_worker_init(worker):  # pylint: disable=unused-argument

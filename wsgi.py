@@ -5,11 +5,7 @@ from gevent import monkey
 monkey.patch_all()
 
 # pylint: disable=wrong-import-position
-import logging
-
 from chat.server import build_app, serve
-
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 app = build_app()
 

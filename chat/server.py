@@ -4,21 +4,30 @@ The caller has patched the standard library with gevent's monkey first.
 """
 
 import errno
+import logging
 import signal
 import socket
 import sys
 
 import gevent
 
+from . import logs
 from .errors import SettingsError
 from .process_tuning import raise_open_files_limit, tune_garbage_collector
+from .settings import from_environ
+
+log = logging.getLogger(__name__)
 
 
 def build_app():
-    """The app from the CHAT_* environment; exits with one line naming the setting when one is wrong."""
+    """The app from the CHAT_* environment, logging as CHAT_LOG_FORMAT says (from before the
+    app is built, so its warnings come out the same way); exits with one line naming the
+    setting when one is wrong."""
     from . import create_app  # pylint: disable=import-outside-toplevel
     try:
-        return create_app()
+        settings = from_environ()
+        logs.configure(settings.log_format)
+        return create_app(settings)
     except SettingsError as exc:
         sys.exit(f"chat: cannot start: {exc}")
 
@@ -57,7 +66,7 @@ def serve(app):
     # and each one is news; Nagle's algorithm would hold one back until the peer acknowledges
     # the last, and the peer may delay that ACK by up to 40 ms.
     server.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    print(f"chat: listening on http://{settings.host}:{server.server_port}", flush=True)
+    log.info("listening on http://%s:%s", settings.host, server.server_port)
 
     def stop():
         """Close every socket with 1001 (clients reconnect with `since`), then stop serving."""

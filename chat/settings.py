@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from .errors import SettingsError
 
 AUTH_MODES = ("names", "token", "open")
+LOG_FORMATS = ("text", "json")
 
 
 def _int(low, high=None):
@@ -125,6 +126,7 @@ class Settings:
     max_room_members: int = 10000
     rooms_per_hour: int = 20
     typing_interval: float = 2.0
+    log_format: str = "text"
 
     @property
     def postgresql(self):
@@ -175,6 +177,7 @@ SPEC = (
     ("CHAT_MAX_ROOM_MEMBERS", "max_room_members", _int(1)),
     ("CHAT_ROOMS_PER_HOUR", "rooms_per_hour", _int(1)),
     ("CHAT_TYPING_INTERVAL", "typing_interval", _positive),
+    ("CHAT_LOG_FORMAT", "log_format", _choice(*LOG_FORMATS)),
 )
 
 

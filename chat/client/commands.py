@@ -8,21 +8,24 @@ import sys
 import urllib.parse
 import uuid
 
-from .config import load_config, save_config
+from .config import load_config, save_config, server_url
 from .connection import ChatSocket, http_json, listen, socket_frames, sse_frames
 from .errors import ClientError
+from .failures import TRANSPORT_ERRORS
 from .lines import format_message
 from .rooms import add_parsers as add_room_parsers, room_name
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
+MESSAGE_KEYS = ("id", "ts", "from_user", "to_user", "msg")
 
 
 def cmd_login(args):
     """Get a token for NAME (asking for a password with --password) and save it."""
     password = getpass.getpass(f"password for {args.name}: ") if args.password else None
-    config = {"server": args.server.rstrip("/")}
+    config = {"server": server_url(args.server)}
     try:
-        answer = http_json(config, "POST", "/api/token", {"name": args.name, "password": password})
+        answer = http_json(config, "POST", "/api/token", {"name": args.name, "password": password},
+                           expect=("user", "token", "expires"))
     except ClientError as exc:
         if "name_taken" in str(exc):
             raise ClientError(f"{exc}\n{args.name} is held by a guest that is logged in somewhere: log in "
@@ -43,7 +46,7 @@ def cmd_send(args):
     else:
         frame["to_user"] = args.to
     if args.sse:
-        ack = http_json(config, "POST", "/api/messages", frame)
+        ack = http_json(config, "POST", "/api/messages", frame, expect=MESSAGE_KEYS)
     else:
         ack = _send_over_socket(config, frame)
     print(format_message(ack))
@@ -61,7 +64,7 @@ def _send_over_socket(config, frame):
                 return got
     finally:
         sock.close()
-    raise ClientError("the connection closed before the message was acknowledged")
+    raise ClientError(f"{sock.closed_with} before the message was acknowledged")
 
 
 def cmd_listen(args):
@@ -74,7 +77,7 @@ def cmd_history(args):
     config = load_config()
     where = {"room": args.room} if args.room is not None else {"with": args.with_user or "*"}
     query = urllib.parse.urlencode({**where, "limit": args.limit})
-    for frame in http_json(config, "GET", f"/api/messages?{query}")["messages"]:
+    for frame in http_json(config, "GET", f"/api/messages?{query}", expect=("messages",))["messages"]:
         print(format_message(frame))
 
 
@@ -108,11 +111,13 @@ def parser():
 
 
 def main(argv=None):
-    """Run one command; exit 1 with a message when it fails."""
+    """Run one command; exit 1 with a one-line message when it fails."""
     args = parser().parse_args(argv)
     try:
         args.run(args)
     except ClientError as exc:
         sys.exit(f"chat: {exc}")
+    except TRANSPORT_ERRORS as exc:  # the connection broke after it opened
+        sys.exit(f"chat: the connection to the server broke: {exc or type(exc).__name__}")
     except KeyboardInterrupt:
         pass

@@ -2,6 +2,7 @@
 
 import http.client
 import json
+import os
 import sys
 import time
 import urllib.error
@@ -10,51 +11,73 @@ import urllib.request
 
 import websocket
 
-from .errors import ClientError
+from . import failures
+from .errors import ClientError, Unreachable
 from .lines import format_event
 
 BACKOFF_MAX = 10.0
+READ_TIMEOUT = 90.0  # an open connection hears at least a ping every CHAT_PING_INTERVAL (20 s)
 
 
-def http_json(config, method, path, body=None):
-    """One JSON request to the server; returns the parsed answer or raises ClientError."""
+def http_json(config, method, path, body=None, expect=()):
+    """One JSON request to the server; returns the parsed answer (a JSON object holding the
+    keys `expect`) or raises ClientError."""
+    url = config["server"]
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(config["server"] + path, data=data, method=method)
+    request = urllib.request.Request(url + path, data=data, method=method)
     request.add_header("Content-Type", "application/json")
     if config.get("token"):
         request.add_header("Authorization", f"Bearer {config['token']}")
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.load(response)
+        with urllib.request.urlopen(request, timeout=request_timeout()) as response:
+            raw = response.read()
     except urllib.error.HTTPError as err:
-        raise ClientError(_error_text(err.code, err.read())) from None
+        raise failures.refused(url, err.code, err.read()) from None
+    except http.client.HTTPException:
+        raise failures.not_http(url) from None
     except OSError as exc:
-        raise ClientError(f"cannot reach {config['server']}: {exc}") from None
-
-
-def _error_text(status, raw):
+        raise failures.unreachable(url, exc) from None
     try:
-        error = json.loads(raw)["error"]
-        return f"{status} {error['code']}: {error['detail']}"
-    except (ValueError, KeyError, TypeError):
-        return f"HTTP {status}"
+        return failures.checked(url, json.loads(raw), expect)
+    except ValueError:
+        raise failures.not_a_chat_server(url, "its answer is not JSON") from None
+
+
+def request_timeout():
+    """Seconds to wait for the server to answer a request or a handshake: CHAT_CLIENT_TIMEOUT, else 30."""
+    try:
+        return float(os.environ.get("CHAT_CLIENT_TIMEOUT") or 30)
+    except ValueError:
+        raise ClientError("CHAT_CLIENT_TIMEOUT must be a number of seconds") from None
 
 
 class ChatSocket:
-    """One WebSocket connection to /ws/<user>."""
+    """One WebSocket connection to /ws/<user>; `closed_with` says how the server closed it."""
 
     def __init__(self, config, since=None):
         query = {"token": config["token"]}
         if since is not None:
             query["since"] = since
-        base = config["server"].replace("http", "ws", 1)
+        url = config["server"]
         path = f"/ws/{urllib.parse.quote(config['user'])}?{urllib.parse.urlencode(query)}"
-        self.ws = websocket.create_connection(base + path, timeout=90)
+        self.closed_with = failures.closed(None, "")
+        try:
+            self.ws = websocket.create_connection(url.replace("http", "ws", 1) + path, timeout=request_timeout())
+        except websocket.WebSocketBadStatusException as exc:
+            raise failures.refused(url, exc.status_code, exc.resp_body or b"") from None
+        except (OSError, websocket.WebSocketException) as exc:
+            raise failures.unreachable(url, exc) from None
+        self.ws.settimeout(READ_TIMEOUT)
 
     def frames(self):
         """Server frames until the connection closes."""
         try:
-            while data := self.ws.recv():
+            while True:
+                opcode, data = self.ws.recv_data()
+                if opcode == websocket.ABNF.OPCODE_CLOSE:
+                    code = int.from_bytes(data[:2], "big") if len(data) >= 2 else None
+                    self.closed_with = failures.closed(code, data[2:].decode("utf-8", "replace"))
+                    return
                 yield json.loads(data)
         except websocket.WebSocketConnectionClosedException:
             return
@@ -75,19 +98,28 @@ def socket_frames(config, since):
         yield from sock.frames()
     finally:
         sock.close()
+    raise websocket.WebSocketConnectionClosedException(sock.closed_with)
 
 
 def sse_frames(config, since):
     """Server frames from one Server-Sent Events connection, until it ends."""
-    parts = urllib.parse.urlsplit(config["server"])
-    conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=90)
+    url = config["server"]
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = connection(parts.hostname, parts.port, timeout=request_timeout())
     headers = {"Authorization": f"Bearer {config['token']}", "Accept": "text/event-stream"}
     if since is not None:
         headers["Last-Event-ID"] = str(since)
-    conn.request("GET", f"/events/{urllib.parse.quote(config['user'])}", headers=headers)
-    response = conn.getresponse()
+    try:
+        conn.request("GET", f"/events/{urllib.parse.quote(config['user'])}", headers=headers)
+        response = conn.getresponse()
+    except http.client.HTTPException:
+        raise failures.not_http(url) from None
+    except OSError as exc:
+        raise failures.unreachable(url, exc) from None
     if response.status != 200:
-        raise ClientError(_error_text(response.status, response.read()))
+        raise failures.refused(url, response.status, response.read())
+    conn.sock.settimeout(READ_TIMEOUT)
     try:
         for line in response:
             if line.startswith(b"data: "):
@@ -111,8 +143,11 @@ def listen(config, frames, out=sys.stdout):
                     if last_id is None or frame["id"] > last_id:
                         last_id = frame["id"]
                         print(format_event(frame), file=out, flush=True)
-        except (OSError, websocket.WebSocketException, http.client.HTTPException) as exc:
-            print(f"(connection lost: {exc}; reconnecting in {backoff:.0f} s)", file=sys.stderr, flush=True)
+        except Unreachable as exc:
+            print(f"({exc}; reconnecting in {backoff:.0f} s)", file=sys.stderr, flush=True)
+        except failures.TRANSPORT_ERRORS as exc:
+            print(f"(connection lost: {exc or type(exc).__name__}; reconnecting in {backoff:.0f} s)",
+                  file=sys.stderr, flush=True)
         else:
             print(f"(disconnected; reconnecting in {backoff:.0f} s)", file=sys.stderr, flush=True)
         time.sleep(backoff)

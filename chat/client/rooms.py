@@ -20,7 +20,7 @@ def room_path(name, *rest):
 
 def cmd_rooms(_args):
     """List the rooms one can see: every public room and the private rooms one is in."""
-    rooms = http_json(load_config(), "GET", "/api/rooms")["rooms"]
+    rooms = http_json(load_config(), "GET", "/api/rooms", expect=("rooms",))["rooms"]
     for line in format_rooms(rooms):
         print(line)
     if not rooms:
@@ -30,26 +30,27 @@ def cmd_rooms(_args):
 def cmd_create_room(args):
     """Create a room; its creator is its first member."""
     body = {"name": args.name, "private": args.private, "topic": args.topic}
-    _print_room(http_json(load_config(), "POST", "/api/rooms", body))
+    _change_room("/api/rooms", body)
 
 
 def cmd_join(args):
     """Join a public room."""
-    _print_room(http_json(load_config(), "POST", room_path(args.room, "join")))
+    _change_room(room_path(args.room, "join"))
 
 
 def cmd_leave(args):
     """Leave a room."""
-    _print_room(http_json(load_config(), "POST", room_path(args.room, "leave")))
+    _change_room(room_path(args.room, "leave"))
 
 
 def cmd_add(args):
     """Add a user to a room one is a member of (the way into a private room)."""
-    _print_room(http_json(load_config(), "POST", room_path(args.room, "members"), {"user": args.user}))
+    _change_room(room_path(args.room, "members"), {"user": args.user})
 
 
-def _print_room(answer):
-    print(format_room(answer["room"]))
+def _change_room(path, body=None):
+    """POST to `path` and print the room of the answer."""
+    print(format_room(http_json(load_config(), "POST", path, body, expect=("room",))["room"]))
 
 
 def add_parsers(commands):

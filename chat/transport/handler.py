@@ -6,7 +6,8 @@ it accepts, the handler lets the socket outlive the request (see `_hand_over`).
 
 import base64
 import binascii
-import re
+import logging
+import time
 
 import gevent
 import gevent.socket
@@ -18,8 +19,7 @@ from .request_headers import RequestHeaders
 from .connection import State
 from .websocket import CLOSE_TIMEOUT, ChatWebSocket
 
-
-_QUERY = re.compile(r"\?[^ ]*")  # "GET /ws/a?token=x HTTP/1.1" -> "GET /ws/a HTTP/1.1"
+access_log = logging.getLogger("chat.access")
 
 
 def handshake_problem(environ):
@@ -90,16 +90,6 @@ class ChatHandler(WebSocketHandler):
         environ["chat.socket"] = self.socket  # event streams watch it for the client leaving
         return environ
 
-    def format_request(self):
-        """The access log's line, with paths but no query strings: those carry tokens (?token=)."""
-        saved = self.requestline
-        if saved:
-            self.requestline = _QUERY.sub("", saved)
-        try:
-            return super().format_request()
-        finally:
-            self.requestline = saved
-
     def run_application(self):
         """Serve plain HTTP as gevent does; check an upgrade's handshake, then hand the socket to the app."""
         if not self._upgrade_requested():
@@ -134,9 +124,21 @@ class ChatHandler(WebSocketHandler):
             if ws.state is not State.CONNECTING:
                 self.close_connection = True
                 if ws.listening and not ws.closed:
+                    self._log_at_close(ws)
                     self._hand_over(ws)
                 else:
                     ws.finish()
+                    self._log_access(101, time.time(), ws.close_code)
+
+    def _log_at_close(self, ws):
+        """Write the socket's access line when it leaves OPEN, before whatever was to run then."""
+        then = ws.on_close
+
+        def closed(conn):
+            self._log_access(101, time.time(), conn.close_code)
+            if then is not None:
+                then(conn)
+        ws.on_close = closed
 
     def _hand_over(self, ws):
         # The socket outlives this handler: detached, gevent's server cannot close it,
@@ -177,6 +179,38 @@ class ChatHandler(WebSocketHandler):
             super()._prepare_response()
 
     def log_request(self):
-        """Log the request, unless it became a WebSocket (its 101 is not a finished request)."""
+        """The access line of a finished request (an event stream's ends when it closes);
+        a WebSocket's is written when it closes (see _log_at_close)."""
         if self.code != 101:
-            WSGIHandler.log_request(self)
+            # gevent negates the code when a write failed (the client left mid-response)
+            self._log_access(abs(self.code or 0), self.time_finish or time.time())
+
+    def _log_access(self, status, finished, close_code=None):
+        """One line on the `chat.access` logger: the client's address (the real one behind
+        CHAT_TRUSTED_PROXIES: ProxyFix sets REMOTE_ADDR in this environ), the path without
+        its query string (it may hold ?token=), status, bytes sent, seconds taken."""
+        environ = self.environ or {}
+        client = environ.get("REMOTE_ADDR") or (self.client_address[0] if isinstance(self.client_address, tuple)
+                                                else self.client_address) or "-"
+        method, path, protocol = _request_line_parts(self.requestline or "")
+        fields = {"client": client, "method": method or "-", "path": _quoted_path(path), "protocol": protocol or "-",
+                  "status": status or 0, "bytes": self.response_length or 0,
+                  "duration": round(finished - self.time_start, 6) if self.time_start else 0.0}
+        text = (f'{client} "{fields["method"]} {fields["path"]} {fields["protocol"]}" {fields["status"]} '
+                f'{fields["bytes"]} {fields["duration"]:.6f}s')
+        if close_code is not None:
+            fields["close_code"] = close_code
+            text += f" close {close_code}"
+        access_log.info("%s", text, extra=fields)
+
+
+def _request_line_parts(line):
+    """(method, path, protocol) of a raw request line ("GET /ws/a?token=x HTTP/1.1"), as far as it goes."""
+    parts = line.split(" ")
+    return tuple(parts[:3]) + (None,) * (3 - len(parts[:3]))
+
+
+def _quoted_path(path):
+    """The path as the access line shows it: no query string, no spaces or control characters."""
+    path = (path or "-").split("?", 1)[0]
+    return "".join(c if c.isprintable() and c != " " else f"%{ord(c):02X}" for c in path)
