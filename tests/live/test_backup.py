@@ -64,8 +64,8 @@ def restored_ids(srv, user, token):
 
 def test_a_backup_under_traffic_restores_every_acknowledged_message(start_server, tmp_path, clients):
     """Messages are acknowledged while a writer keeps sending; the copy taken during the
-    traffic is 0600, and a server started on it serves every message acknowledged before the
-    backup began. A second backup to the same path is refused in one line."""
+    traffic is 0600, and the server restored from it serves every message acknowledged before
+    the backup began. A second backup to the same path is refused in one line."""
     srv = start_server(**UNLIMITED)
     ann = clients(srv.connect("ann"))
     ann.sync()
@@ -88,11 +88,11 @@ def test_a_backup_under_traffic_restores_every_acknowledged_message(start_server
     assert again.returncode != 0
     assert again.stderr.splitlines()[-1] == f"chat: {copy} exists: name a new file"  # after the start-up log
 
-    restored_dir = tmp_path / "restored"
-    restored_dir.mkdir(mode=0o700)
-    shutil.copy(copy, restored_dir / "chat.db")
-    shutil.copy(srv.data_dir / "secret_key", restored_dir / "secret_key")  # the same tokens
-    restored = start_server(CHAT_DATA_DIR=str(restored_dir))
+    srv.stop()  # the restore of docs/deployment.md, in place
+    for derived in srv.data_dir.glob("chat.db?*"):  # -wal, -shm, -mailbox and its own
+        derived.unlink()
+    shutil.copy(copy, srv.data_dir / "chat.db")
+    restored = start_server(CHAT_DATA_DIR=str(srv.data_dir))
     missing = set(before) - restored_ids(restored, "ann", srv.token("ann"))
     assert not missing, f"{len(missing)} acknowledged messages are not in the restored copy"
 
