@@ -3,7 +3,6 @@ systemd's own `systemd-analyze` in a root of its own (no systemd needs to run)."
 
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
