@@ -49,14 +49,16 @@ chromium:
 	    echo "make test needs Chromium: run 'sudo apt-get install chromium' and try again" >&2; exit 1; \
 	  fi; }
 
-# The scale-out tests start their own Redis and PostgreSQL servers from Debian's packages.
+# The scale-out tests start their own Redis and PostgreSQL servers from Debian's packages,
+# and tests/live/test_nginx.py its own nginx (Debian's is /usr/sbin/nginx, often off PATH).
 PG_BIN = $(firstword $(wildcard /usr/lib/postgresql/*/bin/postgres))
+NGINX_BIN = $(firstword $(wildcard /usr/sbin/nginx) $(shell command -v nginx))
 servers:
-	@if ! command -v redis-server >/dev/null 2>&1 || [ -z "$(PG_BIN)" ]; then \
+	@if ! command -v redis-server >/dev/null 2>&1 || [ -z "$(PG_BIN)" ] || [ -z "$(NGINX_BIN)" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server postgresql; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server postgresql nginx; \
 	  else \
-	    echo "make test needs redis-server and PostgreSQL: run 'sudo apt-get install redis-server postgresql'" >&2; exit 1; \
+	    echo "make test needs redis-server, PostgreSQL and nginx: run 'sudo apt-get install redis-server postgresql nginx'" >&2; exit 1; \
 	  fi; \
 	fi
 
