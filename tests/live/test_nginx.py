@@ -237,8 +237,6 @@ def test_the_limits_see_each_client_address(proxied, name, clients):
     assert "token" not in proxy.log("access.log")
 
 
-@pytest.mark.xfail(strict=True, reason="the server's access log names the peer (nginx) until the ops branch's "
-                                       "chat.access lines (REMOTE_ADDR after ProxyFix) are merged")
 def test_the_servers_access_log_names_the_client(proxied):
     """A request through nginx is logged by the server with the client's address, not nginx's."""
     srv, proxy = proxied
