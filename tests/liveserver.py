@@ -25,6 +25,14 @@ def timeout(seconds):
     return seconds * SCALE
 
 
+def eventually(check, seconds=5):
+    """Poll `check` until it is true; fail after `seconds`."""
+    deadline = time.monotonic() + timeout(seconds)
+    while not check():
+        assert time.monotonic() < deadline, "not within the time allowed"
+        time.sleep(0.05)
+
+
 def free_port():
     """A TCP port nobody listens on right now."""
     with socket.socket() as sock:

@@ -7,7 +7,7 @@ import time
 import pytest
 import websocket
 
-from liveserver import Client, EventStreamClient, timeout
+from liveserver import Client, EventStreamClient, eventually, timeout
 
 EVERYONE_LIMITED = {"CHAT_LIMIT_EXEMPT": "", "CHAT_ACCOUNTS_PER_ADDRESS": "100"}
 
@@ -25,14 +25,6 @@ def sse(srv, user, forwarded=None):
     if forwarded:
         headers["X-Forwarded-For"] = forwarded
     return EventStreamClient(srv, f"/events/{user}", headers)
-
-
-def eventually(check, seconds=5):
-    """Poll `check` until it is true; fail after `seconds`."""
-    deadline = time.monotonic() + timeout(seconds)
-    while not check():
-        assert time.monotonic() < deadline, "not within the time allowed"
-        time.sleep(0.05)
 
 
 def test_connections_per_address_are_429_at_the_handshake(start_server, name, clients):

@@ -21,7 +21,7 @@ import urllib.parse
 import pytest
 import websocket
 
-from liveserver import ROOT, Client, EventStreamClient, Server, free_port, timeout
+from liveserver import ROOT, Client, EventStreamClient, Server, eventually, free_port, timeout
 
 SITE = ROOT / "deploy" / "nginx.conf"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"  # Debian's is in /usr/sbin, often not on PATH
@@ -175,14 +175,6 @@ def proxied(request, tmp_path_factory):
     yield srv, proxy
     proxy.stop()
     srv.stop()
-
-
-def eventually(check, seconds=5):
-    """Poll `check` until it is true; fail after `seconds`."""
-    deadline = time.monotonic() + timeout(seconds)
-    while not check():
-        assert time.monotonic() < deadline, "not within the time allowed"
-        time.sleep(0.05)
 
 
 def test_a_message_round_trip_over_websockets_through_nginx(proxied, name, clients):
