@@ -1,5 +1,5 @@
-"""The client's commands: login, send, listen, history, and the room commands of rooms.py
-(`python -m chat.client --help`)."""
+"""The client's commands: login, send, listen, history, the room commands of rooms.py and
+edit, delete and unread of conversation.py (`python -m chat.client --help`)."""
 
 import argparse
 import getpass
@@ -13,6 +13,7 @@ from .connection import ChatSocket, http_json, listen, socket_frames, sse_frames
 from .errors import ClientError
 from .failures import TRANSPORT_ERRORS
 from .lines import format_message
+from .conversation import add_parsers as add_conversation_parsers
 from .rooms import add_parsers as add_room_parsers, room_name
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
@@ -107,6 +108,7 @@ def parser():
     history.add_argument("--limit", type=int, default=50)
     history.set_defaults(run=cmd_history)
     add_room_parsers(commands)
+    add_conversation_parsers(commands)
     return top
 
 

@@ -16,6 +16,7 @@ from .errors import ClientError, Unreachable
 from .lines import format_event
 
 BACKOFF_MAX = 10.0
+STORED_KINDS = ("message", "member", "edit", "delete")  # the events with an id, printed once each
 READ_TIMEOUT = 90.0  # an open connection hears at least a ping every CHAT_PING_INTERVAL (20 s)
 
 
@@ -129,7 +130,7 @@ def sse_frames(config, since):
 
 
 def listen(config, frames, out=sys.stdout):
-    """Print every new message and member event, reconnecting with `since` (backoff up to 10 s) forever."""
+    """Print every new stored event (messages, member events, edits, deletes) and typing, reconnecting with `since` (backoff up to 10 s) forever."""
     last_id, backoff, first = None, 1.0, True
     while True:
         try:
@@ -139,10 +140,12 @@ def listen(config, frames, out=sys.stdout):
                     print(f"({'listening as' if first else 'caught up; back as'} {config['user']})",
                           file=sys.stderr, flush=True)
                     last_id, first, backoff = max(last_id or 0, frame["last_id"]), False, 1.0
-                elif kind in ("message", "member") and not first:
+                elif kind in STORED_KINDS and not first:
                     if last_id is None or frame["id"] > last_id:
                         last_id = frame["id"]
                         print(format_event(frame), file=out, flush=True)
+                elif kind == "typing":
+                    print(format_event(frame), file=out, flush=True)
         except Unreachable as exc:
             print(f"({exc}; reconnecting in {backoff:.0f} s)", file=sys.stderr, flush=True)
         except failures.TRANSPORT_ERRORS as exc:

@@ -1,13 +1,46 @@
-"""What the client prints: one line for a message, a member event or a room."""
+"""What the client prints: one line for a message, a member event, an edit or delete, typing, a
+conversation or a room."""
 
 
 def format_message(frame):
-    """One line for one message: id, time, sender → recipient (a user, everyone or #room): text."""
+    """One line for one message: id, time, sender → recipient (a user, everyone or #room): text,
+    in its current state ("(edited)", or "(message deleted)" in place of the text)."""
+    text = "(message deleted)" if frame.get("deleted") else frame["msg"]
+    edited = " (edited)" if frame.get("edited") and not frame.get("deleted") else ""
+    return f"#{frame['id']} {frame['ts']} {frame['from_user']} → {_audience(frame)}: {text}{edited}"
+
+
+def _audience(frame):
+    """Where a frame went: #room, a user, or everyone."""
     if frame.get("room") is not None:
-        to = f"#{frame['room']}"
+        return f"#{frame['room']}"
+    return frame["to_user"] if frame["to_user"] is not None else "everyone"
+
+
+def format_change(frame):
+    """One line for an edit or a delete event: "#58 <ts> ann edited #42: new text"."""
+    if frame["type"] == "delete":
+        return f"#{frame['id']} {frame['ts']} {frame['from_user']} deleted #{frame['of']}"
+    return f"#{frame['id']} {frame['ts']} {frame['from_user']} edited #{frame['of']}: {frame['msg']}"
+
+
+def format_typing(frame):
+    """One line for a typing frame: "ann is typing in #design" (or "to you", "to everyone")."""
+    if frame.get("room") is not None:
+        where = f"in #{frame['room']}"
     else:
-        to = frame["to_user"] if frame["to_user"] is not None else "everyone"
-    return f"#{frame['id']} {frame['ts']} {frame['from_user']} → {to}: {frame['msg']}"
+        where = "to everyone" if frame["with"] == "*" else "to you"
+    return f"{frame['user']} is typing {where}"
+
+
+def format_conversations(conversations):
+    """One line per conversation: where (#room, a user or everyone), unread count, newest id."""
+    lines = []
+    for item in conversations:
+        where = f"#{item['room']}" if "room" in item else ("everyone" if item["with"] == "*" else item["with"])
+        lines.append(f"{where}  {item['unread']} unread  (newest #{item['last_id']}, read up to "
+                     f"#{item['read_up_to']})")
+    return lines
 
 
 def format_member(frame):
@@ -22,8 +55,15 @@ def format_member(frame):
 
 
 def format_event(frame):
-    """The line of a stored event the client prints: a message or a member event."""
-    return format_member(frame) if frame["type"] == "member" else format_message(frame)
+    """The line of an event the client prints: a message, a member event, an edit or delete, typing."""
+    kind = frame["type"]
+    if kind == "member":
+        return format_member(frame)
+    if kind in ("edit", "delete"):
+        return format_change(frame)
+    if kind == "typing":
+        return format_typing(frame)
+    return format_message(frame)
 
 
 def format_rooms(rooms):

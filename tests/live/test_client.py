@@ -208,3 +208,56 @@ def test_listen_shows_room_messages_and_member_events(cli, server, transport):
     assert [line.split(" ", 2)[2] for line in listener.printed] == [
         f"hal_{suffix} joined #{room}", f"hal_{suffix} → #{room}: evening all",
         f"gus_{suffix} added {cat} to #{room}", f"hal_{suffix} left #{room}"]
+
+
+def test_edit_and_delete_print_the_event_and_history_shows_the_current_state(cli):
+    """edit and delete change one's own message; history serves it edited, then deleted."""
+    cli("login", "ivy_e")
+    _, out, _ = cli("send", "helo all")
+    message_id = out.split()[0].lstrip("#")
+    code, out, _ = cli("edit", message_id, "hello all")
+    assert code == 0 and f"ivy_e edited #{message_id}: hello all" in out
+    assert cli("history")[1].splitlines()[-1].endswith("ivy_e → everyone: hello all (edited)")
+    code, out, _ = cli("delete", message_id)
+    assert code == 0 and f"ivy_e deleted #{message_id}" in out
+    assert cli("history")[1].splitlines()[-1].endswith("ivy_e → everyone: (message deleted)")
+
+
+def test_editing_someone_elses_message_is_one_line_and_exit_1(cli, server):
+    """forbidden and not_found come back as the server's reason, without a traceback."""
+    sender = server.connect("jon_e")
+    sender.sync()
+    sender.send(msg="mine", cid="1")
+    message_id = sender.recv_until(lambda f: f.get("cid") == "1")["id"]
+    sender.close()
+    cli("login", "kay_e")
+    code, _, err = cli("edit", str(message_id), "theirs now")
+    assert code == 1 and "forbidden" in err and "Traceback" not in err
+    code, _, err = cli("delete", "999999999")
+    assert code == 1 and "not_found" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("transport", [[], ["--sse"]], ids=["socket", "sse"])
+def test_listen_shows_edits_deletes_and_typing(cli, server, transport):
+    """listen prints an edit and a delete of a message it printed, and who is typing to the user."""
+    suffix = "s" if transport else "w"
+    me, peer = f"lu_{suffix}", f"mo_{suffix}"
+    cli("login", me)
+    sender = server.connect(peer)
+    sender.sync()
+    listener = Listener(cli.env, *transport)
+    try:
+        listener.wait_for(listener.err, "listening as")
+        sender.send(type="typing", **{"with": me})
+        listener.wait_for(listener.out, "typing")
+        sender.send(to_user=me, msg="tpyo", cid="1")
+        message_id = sender.recv_until(lambda f: f.get("cid") == "1")["id"]
+        sender.send(type="edit", id=message_id, msg="typo", cid="2")
+        sender.send(type="delete", id=message_id, cid="3")
+        listener.wait_for(listener.out, "deleted")
+    finally:
+        listener.stop()
+        sender.close()
+    assert [line.split(" ", 2)[-1] if line.startswith("#") else line for line in listener.printed] == [
+        f"{peer} is typing to you", f"{peer} → {me}: tpyo", f"{peer} edited #{message_id}: typo",
+        f"{peer} deleted #{message_id}"]
