@@ -505,3 +505,41 @@ def test_kill_9_of_a_worker_loses_no_acknowledged_room_message(scaled, name):
                 sender.client.close()
     assert_each_heard_once(listeners, stored)
     assert sum(s.reconnects for s in senders + listeners) > 0, "the kill reached nobody"
+
+
+@SPREADS
+def test_typing_crosses_to_the_other_worker(scaled, clients, name, spread):
+    """A typing notice sent on one worker (host) reaches the peer's and the room's members'
+    sockets on the other; the sender's own sockets there hear nothing."""
+    here, there = two_places(scaled, spread)
+    ann, bob, room = name("ta"), name("tb"), name("room")
+    assert api(here, ann, "POST", "/api/rooms", {"name": room})[0] == 201
+    assert api(there, bob, "POST", f"/api/rooms/{room}/join")[0] == 200
+    typist, peer, own_tab = clients(connect_at(here, ann)), clients(connect_at(there, bob)), \
+        clients(connect_at(there, ann))
+    typist.send(type="typing", **{"with": bob})
+    assert peer.recv_until(lambda frame: frame["type"] == "typing") == {"type": "typing", "user": ann, "with": bob}
+    typist.send(type="typing", room=room)
+    assert peer.recv_until(lambda frame: frame["type"] == "typing") == {"type": "typing", "user": ann, "room": room}
+    own_tab.assert_silent(0.5)
+
+
+@SPREADS
+def test_edits_and_deletes_cross_to_the_other_worker(scaled, clients, name, spread):
+    """An edit and a delete made on one worker (host) reach the recipient on the other, and
+    every place serves the message in its current state."""
+    here, there = two_places(scaled, spread)
+    ann, bob = name("ea"), name("eb")
+    sender, recipient = clients(connect_at(here, ann)), clients(connect_at(there, bob))
+    sender.send(to_user=bob, msg="frist", cid="m")
+    original = sender.recv_until(lambda frame: frame.get("cid") == "m")["id"]
+    sender.send(type="edit", id=original, msg="first", cid="e")
+    edit = recipient.recv_until(lambda frame: frame["type"] == "edit")
+    assert (edit["of"], edit["msg"], edit["from_user"]) == (original, "first", ann), edit
+    status, body = api(there, bob, "GET", f"/api/messages?with={ann}")
+    assert status == 200 and body["messages"][-1]["msg"] == "first" and body["messages"][-1]["edited"], body
+    assert api(there, ann, "DELETE", f"/api/messages/{original}")[0] == 200  # deleted over HTTP there
+    assert sender.recv_until(lambda frame: frame["type"] == "delete")["of"] == original
+    for place in (here, there):
+        latest = api(place, bob, "GET", f"/api/messages?with={ann}")[1]["messages"][-1]
+        assert (latest["id"], latest["msg"], latest.get("deleted")) == (original, "", True), latest
