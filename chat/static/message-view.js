@@ -32,8 +32,8 @@ function button(text, action, label) {
 }
 
 /**
- * The list item of stored message `m` (as served now: `edited`, `deleted`); `mine` adds
- * the Edit and Delete buttons, `mine` and `meta` set who it is from.
+ * The list item of stored message `m` (as served now: `edited`, `deleted`); `mine` (the
+ * viewer sent it) adds the Edit and Delete buttons.
  */
 export function messageItem(m, mine) {
   const li = el("li", undefined, mine ? "msg mine" : "msg");
@@ -50,9 +50,10 @@ export function messageItem(m, mine) {
   text.append(...textNodes(m.msg));
   li.append(meta, text);
   if (mine) {
+    // Your messages are aligned right: the buttons go before the text, where there is room.
     const actions = el("span", undefined, "actions");
     actions.append(button("Edit", "edit", "Edit message"), button("Delete", "delete", "Delete message"));
-    li.append(actions);
+    text.before(actions);
   }
   if (m.deleted) markDeleted(li);
   else if (m.edited) markEdited(li, m.edited);
@@ -73,7 +74,9 @@ function markEdited(li, ts) {
   let marker = li.querySelector(".edited");
   if (!marker) {
     marker = el("span", "(edited)", "edited");
-    li.querySelector(".text").after(" ", marker);
+    const text = li.querySelector(".text");
+    if (li.classList.contains("mine")) text.before(marker, " ");  // on the side of the text away from the edge
+    else text.after(" ", marker);
   }
   marker.title = `Edited ${new Date(ts).toLocaleString()}`;
 }
