@@ -190,7 +190,7 @@ function startPage(root) {
     const li = itemOf(change.of);
     if (!li) {
       const known = earlyChanges.get(change.of);
-      if (!known || known.type !== "delete") earlyChanges.set(change.of, change);
+      if (!known || (known.type !== "delete" && change.id > known.id)) earlyChanges.set(change.of, change);
       if (earlyChanges.size > MAX_EARLY_CHANGES) earlyChanges.delete(earlyChanges.keys().next().value);
       return;
     }
