@@ -585,6 +585,16 @@ export class ChatClient {
     return (await this._get(`${roomPath(name)}/members`)).members;
   }
 
+  /**
+   * The people whose names start with `prefix` (any case), online or not, by name:
+   * `[{name, online}]` (GET /api/users?q=), at most `limit` of them when given.
+   */
+  async searchUsers(prefix, {limit} = {}) {
+    const query = new URLSearchParams({q: prefix});
+    if (limit !== undefined) query.set("limit", String(limit));
+    return (await this._get(`/api/users?${query}`)).users;
+  }
+
   /** Who is online now (GET /api/users). */
   async fetchOnline() {
     return (await this._get("/api/users")).online;

@@ -6,6 +6,7 @@
 import {ChatClient, State, conversationOf as addressOf, newCid} from "./chat-client.js";
 import {startEditing} from "./editing.js";
 import {applyChange, el, isDeleted, messageItem} from "./message-view.js";
+import {startPeopleSearch} from "./people-search.js";
 import {startRooms} from "./rooms.js";
 import {startTyping} from "./typing.js";
 
@@ -466,6 +467,7 @@ function startPage(root) {
 
   const editing = startEditing(client, {text: $("text"), bar: $("editing-bar"), button: $("send"), cancelButton: $("cancel-edit")});
   const typing = startTyping(me, {keyFor: keyOfAddress, element: $("typing")});
+  startPeopleSearch(client, me, {openPerson: (name) => { open(conversation(keyOf(name), name).key); $("text").focus(); }});
   const rooms = startRooms(client, me, {
     addRoom: (room) => roomConversation(room.name),
     dropRoom: (name) => { const conv = conversations.get(roomKey(name)); if (conv) dropConversation(conv); },

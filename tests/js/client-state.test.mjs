@@ -138,3 +138,16 @@ test("conversationOf names the conversation of a message, an edit or a typing fr
   assert.deepEqual(conversationOf({type: "typing", user: "Jo", with: "*"}, "vi"), {with: "*"});
   assert.deepEqual(conversationOf({type: "typing", user: "Jo", room: "den"}, "vi"), {room: "den"});
 });
+
+test("searchUsers asks GET /api/users?q= with the prefix and answers its users", async () => {
+  const asked = [];
+  const fetch = async (url, init) => {
+    asked.push({url, init});
+    return {ok: true, status: 200, json: async () => ({users: [{name: "Jo", online: false}, {name: "joan", online: true}]})};
+  };
+  const client = new ChatClient({user: "vi", server: SERVER, token: "tk", WebSocket: class {}, fetch});
+  assert.deepEqual(await client.searchUsers("jo&x", {limit: 20}), [{name: "Jo", online: false}, {name: "joan", online: true}]);
+  const url = new URL(asked[0].url);
+  assert.deepEqual([url.pathname, url.searchParams.get("q"), url.searchParams.get("limit")], ["/api/users", "jo&x", "20"]);
+  assert.equal(asked[0].init.headers.Authorization, "Bearer tk");
+});

@@ -191,3 +191,28 @@ def test_the_title_counts_what_is_unread(people):
     expect(bob).to_have_title("(2) Chat", timeout=timeout(10) * 1000)
     open_conversation(bob, "ann_ti")
     expect(bob).to_have_title("Chat", timeout=timeout(10) * 1000)
+
+
+def test_find_people_starts_a_direct_conversation_with_someone_offline(people, server):
+    """The sidebar's search finds a known person who is offline by a prefix of their name;
+    choosing them opens the conversation with them, and a message reaches them."""
+    server.token("Zora_fp")  # known, never online in a browser here
+    status, answer, _ = server.get("/api/users?q=zora", {"Authorization": f"Bearer {server.token('Zora_fp')}"})
+    if status != 200 or "users" not in answer:
+        pytest.skip("GET /api/users?q= is not in this tree yet")
+    ann = people("ann_fp")
+    assert entry(ann, "zora_fp").count() == 0
+    ann.fill("#find", "ZOR")
+    found = ann.locator("#found button[data-user='zora_fp']")
+    found.wait_for()
+    assert "online" not in found.get_attribute("class")
+    ann.fill("#find", "zzz_nobody")
+    ann.wait_for_selector("#find-empty:visible")
+    ann.fill("#find", "zora")
+    ann.press("#find", "Enter")
+    ann.wait_for_selector("#title:text-is('Zora_fp')")
+    assert ann.input_value("#find") == ""
+    say(ann, "hello from the search")
+    message(ann, "hello from the search").wait_for()
+    status, answer, _ = server.get("/api/messages?with=ann_fp", {"Authorization": f"Bearer {server.token('Zora_fp')}"})
+    assert [m["msg"] for m in answer["messages"]] == ["hello from the search"]
