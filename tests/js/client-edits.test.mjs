@@ -56,3 +56,25 @@ test("a typing notice reaches the peer, named as their conversation, and not the
   assert.deepEqual(otherLog.of("typing"), []);
   assert.equal(ned.lastId, sinceBefore, "a notice takes no id");
 });
+
+test("over events, edit, delete and typing go by HTTP and the peer hears each", async () => {
+  const oli = await clientFor("oli_ed", {transport: "sse"});
+  const pat = await clientFor("pat_ed");
+  await within(Promise.all([oli.connect(), pat.connect()]), timeout(15), "both synced");
+  assert.equal(oli.transport, "sse");
+  const original = await within(oli.send({to_user: "pat_ed", msg: "by post"}), timeout(10), "the POST's answer");
+  const heardTyping = next(pat, "typing", (f) => f.user === "oli_ed", "pat's typing event");
+  assert.equal(oli.typing({with: "pat_ed"}), true);
+  assert.deepEqual(conversationOf((await heardTyping)[0], "pat_ed"), {with: "oli_ed"});
+
+  const heardEdit = next(pat, "edit", (e) => e.of === original.id, "pat's edit event");
+  const edit = await within(oli.edit(original.id, "by patch", {cid: "sse-e"}), timeout(10), "the PATCH's answer");
+  assert.deepEqual([edit.type, edit.msg, edit.cid], ["edit", "by patch", "sse-e"]);
+  assert.equal((await heardEdit)[0].id, edit.id);
+  const heardDelete = next(pat, "delete", (e) => e.of === original.id, "pat's delete event");
+  const deleted = await within(oli.delete(original.id, {cid: "sse-d"}), timeout(10), "the DELETE's answer");
+  assert.deepEqual([deleted.type, deleted.cid], ["delete", "sse-d"]);
+  assert.equal((await heardDelete)[0].id, deleted.id);
+  await assert.rejects(within(oli.delete(original.id), timeout(10), "the refusal"),
+    (err) => err instanceof ChatError && err.code === "not_found" && err.status === 404);
+});
