@@ -12,7 +12,11 @@ import {isDeleted, messageText} from "./message-view.js";
 export function startEditing(client, {text, bar, button, cancelButton}) {
   let editing = null;  // {id, li, draft}
   const label = button.textContent;
-  const ignore = () => {};  // the "error" event shows the refusal
+  // Until the server's answer the item looks pending; a refusal shows as the "error" event.
+  function pending(li, promise) {
+    li.classList.add("saving");
+    promise.catch(() => {}).finally(() => li.classList.remove("saving"));
+  }
 
   /** Edit the message of item `li`. */
   function begin(li) {
@@ -45,14 +49,14 @@ export function startEditing(client, {text, bar, button, cancelButton}) {
     cancel();
     if (isDeleted(li) || value === messageText(li)) return;
     if (!value.trim()) { remove(li); return; }
-    client.edit(id, value).catch(ignore);
+    pending(li, client.edit(id, value));
   }
 
   /** Delete the message of item `li`, once the person confirms. */
   function remove(li) {
     if (!confirm("Delete this message? It is removed for everyone in the conversation.")) return;
     if (editing?.li === li) cancel();
-    client.delete(Number(li.dataset.id)).catch(ignore);
+    pending(li, client.delete(Number(li.dataset.id)));
   }
 
   /** Item `li` changed or went away: stop editing it if it can no longer be. */
