@@ -4,33 +4,21 @@ typing, edits, deletes, links and the tab's unread count, all under the page's C
 import pytest
 
 from liveserver import timeout
-from test_browser import FLAGS, CHROMIUM, entry, open_conversation, say, shown  # noqa: F401
+from test_browser import browser, entry, open_conversation, say, shown  # noqa: F401  (browser: the fixture)
+from test_page_security import VIOLATIONS
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-expect = playwright_api.expect
-
-WATCH = """() => { window.violations = [];
-  document.addEventListener("securitypolicyviolation", (e) => window.violations.push(e.violatedDirective)); }"""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """One headless Chromium for the module."""
-    with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        yield chromium
-        chromium.close()
+expect = pytest.importorskip("playwright.sync_api").expect
 
 
 @pytest.fixture
-def people(browser, server):
+def people(browser, server):  # noqa: F811
     """log_in(name, clock=False): a page logged in as `name` in a context of its own, live.
     After the test, no page saw a CSP violation (in its events or its console)."""
     pages, console = [], []
 
     def log_in(user, clock=False):
         context = browser.new_context()
-        context.add_init_script(script=f"({WATCH})()")
+        context.add_init_script(script=f"({VIOLATIONS})()")
         page = context.new_page()
         page.on("console", lambda message: console.append(message.text))
         page.set_default_timeout(timeout(10) * 1000)
