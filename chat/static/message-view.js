@@ -54,6 +54,7 @@ export function messageItem(m, mine) {
     const actions = el("span", undefined, "actions");
     actions.append(button("Edit", "edit", "Edit message"), button("Delete", "delete", "Delete message"));
     text.before(actions);
+    li.tabIndex = -1;  // a tap focuses it, which shows the buttons on a touch screen
   }
   if (m.deleted) markDeleted(li);
   else if (m.edited) markEdited(li, m.edited);

@@ -12,12 +12,12 @@ expect = pytest.importorskip("playwright.sync_api").expect
 
 @pytest.fixture
 def people(browser, server):  # noqa: F811
-    """log_in(name, clock=False): a page logged in as `name` in a context of its own, live.
-    After the test, no page saw a CSP violation (in its events or its console)."""
+    """log_in(name, clock=False, **context): a page logged in as `name` in a context of its
+    own, live. After the test, no page saw a CSP violation (in its events or its console)."""
     pages, console = [], []
 
-    def log_in(user, clock=False):
-        context = browser.new_context()
+    def log_in(user, clock=False, **options):
+        context = browser.new_context(**options)
         context.add_init_script(script=f"({VIOLATIONS})()")
         page = context.new_page()
         page.on("console", lambda message: console.append(message.text))
@@ -150,6 +150,27 @@ def test_the_edit_button_edits_and_others_cannot_edit(people):
     ann.click("#send")
     see(message(bob, "second try").locator(".text"), "second try")
     assert ann.inner_text("#send") == "Send"
+
+
+def test_on_a_phone_a_tap_shows_the_buttons_of_your_message(people):
+    """At phone width with touch, the buttons show once the message is tapped; Edit and
+    Save (the composer's button) change it."""
+    ann = people("ann_ph", viewport={"width": 390, "height": 720}, is_mobile=True, has_touch=True)
+    ann.fill("#text", "typo hre")
+    ann.tap("#send")
+    item = message(ann, "typo hre")
+    item = ann.locator(f"li.msg[data-id='{item.get_attribute('data-id')}']")  # found by id once its text changes
+    edit = item.get_by_role("button", name="Edit message")
+    assert edit.evaluate("(b) => getComputedStyle(b.parentElement).opacity") == "0"
+    item.locator(".text").tap()
+    ann.wait_for_function("(b) => getComputedStyle(b.parentElement).opacity === '1'", arg=edit.element_handle())
+    edit.tap()
+    assert ann.input_value("#text") == "typo hre"
+    assert not ann.is_visible("#editing-bar .keys"), "no Enter to save on a touch keyboard"
+    ann.fill("#text", "typo here")
+    ann.tap("#send")
+    see(item.locator(".edited"), "(edited)")
+    assert item.locator(".text").inner_text() == "typo here"
 
 
 def test_web_addresses_are_links_and_nothing_else_is(people):
