@@ -12,13 +12,15 @@ expect = pytest.importorskip("playwright.sync_api").expect
 
 @pytest.fixture
 def people(browser, server):  # noqa: F811
-    """log_in(name, clock=False, **context): a page logged in as `name` in a context of its
-    own, live. After the test, no page saw a CSP violation (in its events or its console)."""
+    """log_in(name, clock=False, sockets=None, **context): a page logged in as `name` in a
+    context of its own (its sockets through the handler `sockets`, if given), live. After the test, no page saw a CSP violation (in its events or its console)."""
     pages, console = [], []
 
-    def log_in(user, clock=False, **options):
+    def log_in(user, clock=False, sockets=None, **options):
         context = browser.new_context(**options)
         context.add_init_script(script=f"({VIOLATIONS})()")
+        if sockets:
+            context.route_web_socket("**/ws/**", sockets)
         page = context.new_page()
         page.on("console", lambda message: console.append(message.text))
         page.set_default_timeout(timeout(10) * 1000)
@@ -225,3 +227,41 @@ def test_find_people_starts_a_direct_conversation_with_someone_offline(people, s
     message(ann, "hello from the search").wait_for()
     status, answer, _ = server.get("/api/messages?with=ann_fp", {"Authorization": f"Bearer {server.token('Zora_fp')}"})
     assert [m["msg"] for m in answer["messages"]] == ["hello from the search"]
+
+
+def test_edits_and_deletes_made_while_away_come_with_since(people, server):
+    """bob's socket is cut and held off; meanwhile ann edits one message and deletes another;
+    bob's page comes back with `since` and shows both changes from its backlog."""
+    sockets, hold = [], []
+
+    def route(ws):
+        sockets.append(ws)
+        if not hold:
+            ws.connect_to_server()  # held: the page's socket stays open and silent
+
+    ann = server.connect("ann_aw")
+    ann.sync()
+    bob = people("bob_aw", sockets=route)
+    for cid, text in (("a1", "to be edited"), ("a2", "to be deleted")):
+        ann.send(msg=text, cid=cid)
+    kept = ann.recv_until(lambda f: f.get("cid") == "a1")
+    gone = ann.recv_until(lambda f: f.get("cid") == "a2")
+    message(bob, "to be deleted").wait_for()
+    hold.append(True)
+    sockets[-1].close()
+    bob.wait_for_function("() => document.querySelector('#status').dataset.state !== 'live'")
+    for _ in range(int(timeout(10) / 0.05)):  # Playwright calls `route` while the test waits
+        if len(sockets) == 2:
+            break
+        bob.wait_for_timeout(50)
+    assert len(sockets) == 2, "the page tried again, and is held off"
+    ann.send(type="edit", id=kept["id"], msg="edited while away", cid="a3")
+    ann.send(type="delete", id=gone["id"], cid="a4")
+    ann.recv_until(lambda f: f.get("cid") == "a4")
+    hold.clear()
+    sockets[-1].close()
+    bob.wait_for_selector("#status:text('live')")
+    assert f"since={gone['id']}" in sockets[-1].url
+    see(message(bob, "edited while away").locator(".edited"), "(edited)")
+    see(bob.locator(f".thread:not([hidden]) li.msg[data-id='{gone['id']}'] .text"), "message deleted")
+    ann.close()
