@@ -5,13 +5,14 @@
 import {isDeleted, messageText} from "./message-view.js";
 
 /**
- * Start the editing controls. `parts`: the composer's `text` (textarea), `bar` (shown while
- * editing), `button` (the composer's), `cancelButton`. Returns
+ * Start the editing controls over the composer's `text` (its textarea), `bar` (shown while
+ * editing), `button` (its submit button) and `cancelButton`. Returns
  * {begin(li), cancel(), save(), remove(li), active(), dropped(li)}.
  */
 export function startEditing(client, {text, bar, button, cancelButton}) {
   let editing = null;  // {id, li, draft}
   const label = button.textContent;
+
   // Until the server's answer the item looks pending; a refusal shows as the "error" event.
   function pending(li, promise) {
     li.classList.add("saving");
