@@ -19,6 +19,7 @@ const OPEN = 1;                  // WebSocket.OPEN
 const EVENTS_CLOSED = 2;         // EventSource.CLOSED
 const MAX_SEEN = 10000;          // message ids remembered to drop a second copy
 const PROBE_TIMEOUT_MS = 5000;
+const TYPING_INTERVAL_MS = 2000; // the contract passes on one typing frame per sender and conversation per 2 s
 // Every server frame type (v1 and v2): an event stream names each one it carries.
 const FRAME_TYPES = ["hello", "message", "synced", "presence", "error", "member", "read", "typing", "edit", "delete"];
 // The frames stored in the log: each has an id of the one sequence, and `since` counts them all.
@@ -44,6 +45,23 @@ export class ChatError extends Error {
 export function backoffDelay(attempt, {initial = 500, max = 15000, factor = 2, jitter = 0} = {}, random = Math.random) {
   const base = Math.min(max, initial * factor ** Math.max(0, attempt));
   return Math.round(base * (1 - jitter * random()));
+}
+
+/**
+ * The conversation a frame belongs to, as `user` names it: `{room}`, `{with: "*"}` (the
+ * group) or `{with: <the other person>}`. For messages, edits and deletes (`room`,
+ * `from_user`, `to_user`) and typing frames (`room`, `with`, `user`).
+ */
+export function conversationOf(frame, user) {
+  if (frame.room) return {room: frame.room};
+  const me = String(user).toLowerCase();
+  if (frame.type === "typing") {
+    // A direct notice names the conversation as its sender did: by the recipient's name.
+    if (frame.with === "*") return {with: "*"};
+    return {with: String(frame.with).toLowerCase() === me ? frame.user : frame.with};
+  }
+  if (!frame.to_user) return {with: "*"};
+  return {with: String(frame.from_user).toLowerCase() === me ? frame.to_user : frame.from_user};
 }
 
 /** A fresh client id for a message (`cid`). */
@@ -78,6 +96,7 @@ export class ChatClient {
    * @param {"auto"|"websocket"|"sse"} [options.transport] "auto": WebSocket, then events
    *   once `fallbackAfter` sockets in a row closed before their hello on a reachable server
    * @param {object} [options.backoff] {initial: 500, max: 15000, factor: 2, jitter: 0.25}
+   * @param {number} [options.typingInterval] ms between two typing frames to one conversation (2000)
    */
   constructor(options = {}) {
     if (!options.user) throw new TypeError("ChatClient: `user` is required");
@@ -108,6 +127,8 @@ export class ChatClient {
     this._failedSockets = 0;               // sockets in a row closed before hello, server reachable
     this._inBacklog = false;
     this._ready = deferred();              // the first synced
+    this._typingInterval = options.typingInterval ?? TYPING_INTERVAL_MS;
+    this._typingSent = new Map();          // conversation key -> when a typing frame last went out
   }
 
   // -- what an integrator reads -----------------------------------------------------
@@ -128,8 +149,8 @@ export class ChatClient {
 
   /**
    * Call `handler` on each event of `type`: "status", "hello", "message", "member",
-   * "synced", "presence", "error", "reset", or "frame" (every server frame). Returns a
-   * function that removes it.
+   * "edit", "delete", "typing", "synced", "presence", "error", "reset", or "frame" (every
+   * server frame). Returns a function that removes it.
    */
   on(type, handler) {
     if (!this._handlers.has(type)) this._handlers.set(type, new Set());
@@ -319,11 +340,12 @@ export class ChatClient {
 
   async _post(entry) {
     const {frame} = entry;
+    const {method, path, body: sent} = httpFormOf(frame);
     let response, body;
     try {
-      response = await this._fetch(`${this.server}/api/messages`, {
-        method: "POST", credentials: "same-origin", headers: await this._headers({"Content-Type": "application/json"}),
-        body: JSON.stringify(frame)});
+      response = await this._fetch(`${this.server}${path}`, {
+        method, credentials: "same-origin", headers: await this._headers({"Content-Type": "application/json"}),
+        body: JSON.stringify(sent)});
       body = await response.json();
     } catch (err) {
       // Still pending: tried again shortly while the stream is up, and after every synced.
@@ -334,7 +356,7 @@ export class ChatClient {
       this._postTimers.add(timer);
       return;
     }
-    if (response.ok) this._onMessage({...body, cid: frame.cid}, false);
+    if (response.ok) this._onStored({...body, cid: frame.cid}, false);
     else this._onError({type: "error", ...httpError(response, body), cid: frame.cid}, response.status);
   }
 
@@ -356,7 +378,12 @@ export class ChatClient {
         this._emit("hello", frame);
         break;
       case "message":
-        this._onMessage(frame, true);
+      case "edit":
+      case "delete":
+        this._onStored(frame, true);
+        break;
+      case "typing":
+        this._emit("typing", frame);
         break;
       case "member":
         if (this._firstSight(frame.id)) this._emit("member", frame, this._info(true));
@@ -378,7 +405,7 @@ export class ChatClient {
         this._onError(frame, null);
         break;
       default:
-        break;  // v2 frames: the "frame" event has them
+        break;  // other frames (read markers, …): the "frame" event has them
     }
   }
 
@@ -400,10 +427,12 @@ export class ChatClient {
     return {backlog: onConnection && this._inBacklog, transport: this.transport};
   }
 
-  _onMessage(message, onConnection) {
-    const entry = message.cid != null ? this._pending.get(message.cid) : undefined;
-    if (entry) { this._pending.delete(message.cid); entry.resolve(message); }
-    if (this._firstSight(message.id)) this._emit("message", message, this._info(onConnection));
+  /** A stored message, edit or delete: the acknowledgement of its cid, and its event once per id. */
+  _onStored(event, onConnection) {
+    const entry = event.cid != null ? this._pending.get(event.cid) : undefined;
+    if (entry) { this._pending.delete(event.cid); entry.resolve(event); }
+    const type = event.type === "edit" || event.type === "delete" ? event.type : "message";
+    if (this._firstSight(event.id)) this._emit(type, event, this._info(onConnection));
   }
 
   _onError(frame, status) {
@@ -433,6 +462,44 @@ export class ChatClient {
     this._pending.set(out.cid, entry);
     if (this._state === State.LIVE) this._transmit(entry);
     return entry.promise;
+  }
+
+  /**
+   * Change your message `id` to `msg`. Resolves with the stored `edit` event (the
+   * acknowledgement), rejects with a ChatError (`not_found`, `forbidden`, `too_long`, …).
+   * Pending and sent again after a reconnect, like send().
+   */
+  edit(id, msg, {cid} = {}) {
+    return this.send({type: "edit", id, msg, cid});
+  }
+
+  /** Delete your message `id`. Resolves with the stored `delete` event; like edit(). */
+  delete(id, {cid} = {}) {
+    return this.send({type: "delete", id, cid});
+  }
+
+  /**
+   * Say that this user is typing in a conversation: `{with: "bob"}`, `{with: "*"}` or
+   * `{room}`. Call it on every keystroke: at most one frame per conversation goes out every
+   * `typingInterval` ms, and none while the client is not live (a notice is not worth
+   * keeping). Returns whether one went out.
+   */
+  typing(conversation) {
+    if (this._state !== State.LIVE) return false;
+    const target = conversation.room != null ? {room: conversation.room} : {with: conversation.with ?? "*"};
+    const key = target.room != null ? `#${String(target.room).toLowerCase()}` : String(target.with).toLowerCase();
+    const now = Date.now();
+    if (now - (this._typingSent.get(key) ?? -Infinity) < this._typingInterval) return false;
+    this._typingSent.set(key, now);
+    const frame = {type: "typing", ...target};
+    if (this._socket && this._socket.readyState === OPEN) {
+      this._socket.send(JSON.stringify(frame));
+    } else if (this._events) {
+      this._request("POST", "/api/typing", target).catch(() => {});  // a lost notice is not worth a retry
+    } else {
+      return false;
+    }
+    return true;
   }
 
   _transmit(entry) {
@@ -518,10 +585,28 @@ export class ChatClient {
     return (await this._get(`${roomPath(name)}/members`)).members;
   }
 
+  /**
+   * The people whose names start with `prefix` (any case), online or not, by name:
+   * `[{name, online}]` (GET /api/users?q=), at most `limit` of them when given.
+   */
+  async searchUsers(prefix, {limit} = {}) {
+    const query = new URLSearchParams({q: prefix});
+    if (limit !== undefined) query.set("limit", String(limit));
+    return (await this._get(`/api/users?${query}`)).users;
+  }
+
   /** Who is online now (GET /api/users). */
   async fetchOnline() {
     return (await this._get("/api/users")).online;
   }
+}
+
+/** Where a frame goes over HTTP, on events: POST a message, PATCH an edit, DELETE a delete. */
+function httpFormOf(frame) {
+  const {type, id, ...rest} = frame;
+  if (type === "edit") return {method: "PATCH", path: `/api/messages/${encodeURIComponent(id)}`, body: rest};
+  if (type === "delete") return {method: "DELETE", path: `/api/messages/${encodeURIComponent(id)}`, body: rest};
+  return {method: "POST", path: "/api/messages", body: frame};
 }
 
 function roomPath(name) {

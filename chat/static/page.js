@@ -1,9 +1,14 @@
 // The chat page: conversations (the group, people, rooms) in a sidebar, the composer,
 // history and presence. The protocol (connection, resume, acknowledgements, resend,
 // backoff, the events fallback) is chat-client.js's; the rooms' own controls are
-// rooms.js's; this file turns the client's events into the page and back.
-import {ChatClient, State, newCid} from "./chat-client.js";
+// rooms.js's; a message's item is message-view.js's, editing your own editing.js's, who
+// is typing typing.js's; this file turns the client's events into the page and back.
+import {ChatClient, State, conversationOf as addressOf, newCid} from "./chat-client.js";
+import {startEditing} from "./editing.js";
+import {applyChange, el, isDeleted, messageItem} from "./message-view.js";
+import {startPeopleSearch} from "./people-search.js";
 import {startRooms} from "./rooms.js";
+import {startTyping} from "./typing.js";
 
 const root = document.getElementById("chat");
 if (root) startPage(root);
@@ -19,22 +24,18 @@ function startPage(root) {
   const PAGE = 50;
   const GROUPING_MS = 5 * 60 * 1000;  // a sender's messages this close together share one header
   const PRESENCE_POLL_MS = 30000;
+  const MAX_EARLY_CHANGES = 1000;     // edits and deletes kept for messages not shown yet
+  const TITLE = document.title;
 
   const client = new ChatClient({user: me});
   const seen = new Set();        // ids of the messages shown
   const conversations = new Map(); // "*", a person's key or a room's -> conversation
   const online = new Set();      // keys of the people online
   let active = GROUP;
+  const earlyChanges = new Map(); // message id -> the newest edit or delete of a message not shown yet
   let firstSync = true;          // the first backlog is history, not news
 
   $("me").textContent = me;
-
-  function el(tag, text, cls) {
-    const node = document.createElement(tag);
-    if (text !== undefined) node.textContent = text;   // user text is always text, never HTML
-    if (cls) node.className = cls;
-    return node;
-  }
 
   function setStatus(state, text) {
     const status = $("status");
@@ -60,7 +61,7 @@ function startPage(root) {
     button.append(room ? el("span", "#", "hash") : el("span", undefined, "dot"), el("span", label, "name"),
       el("span", "", "unread"));
     button.addEventListener("click", () => { open(key); $("text").focus(); });
-    conv = {key, name: label, room, list, button, unread: 0, oldest: Infinity, fetched: false, complete: false};
+    conv = {key, name: label, room, list, button, unread: new Set(), oldest: Infinity, fetched: false, complete: false};
     conversations.set(key, conv);
     placeInSidebar(conv);
     refreshEntry(conv);
@@ -86,15 +87,27 @@ function startPage(root) {
   function refreshEntry(conv) {
     const isOnline = conv.key === GROUP || online.has(conv.key);
     conv.button.classList.toggle("online", isOnline);
-    conv.button.querySelector(".unread").textContent = conv.unread ? String(conv.unread) : "";
+    const unread = conv.unread.size;  // the ids of the messages not seen yet
+    conv.button.querySelector(".unread").textContent = unread ? String(unread) : "";
     if (conv.key === active) conv.button.setAttribute("aria-current", "true");
     else conv.button.removeAttribute("aria-current");
     const parts = [conv.room ? `room ${conv.name}` : conv.name];
     if (conv.key !== GROUP && !conv.room) parts.push(isOnline ? "online" : "offline");
-    if (conv.unread) parts.push(`${conv.unread} unread`);
+    if (unread) parts.push(`${unread} unread`);
     conv.button.setAttribute("aria-label", parts.join(", "));
-    const total = [...conversations.values()].reduce((sum, c) => sum + c.unread, 0);
+    const total = [...conversations.values()].reduce((sum, c) => sum + c.unread.size, 0);
     $("menu-unread").textContent = total ? `(${total} unread)` : "";
+    document.title = total ? `(${total}) ${TITLE}` : TITLE;  // seen from another tab
+  }
+
+  /** The conversation's address in the protocol: {room} or {with} ("*" for the group). */
+  function addressOfConv(conv) {
+    return conv.room ? {room: conv.room} : {with: conv.key === GROUP ? GROUP : conv.name};
+  }
+
+  /** The page's key of a conversation's address. */
+  function keyOfAddress(address) {
+    return address.room ? roomKey(address.room) : address.with === GROUP ? GROUP : keyOf(address.with);
   }
 
   function open(key) {
@@ -103,8 +116,10 @@ function startPage(root) {
     const conv = conversation(key);
     if (previous) { previous.list.hidden = true; refreshEntry(previous); }
     conv.list.hidden = false;
-    conv.unread = 0;
+    conv.unread.clear();
     refreshEntry(conv);
+    editing.cancel();
+    typing.show(key);
     $("title").textContent = conv.name;
     $("text-label").textContent = conv.room ? `Message to room ${conv.name}` : `Message to ${conv.name}`;
     rooms.show(conv.room);
@@ -120,27 +135,16 @@ function startPage(root) {
 
   // -- messages -------------------------------------------------------------------
 
+  /** The conversation of a message, edit or delete. */
   function conversationOf(m) {
-    if (m.room) return roomConversation(m.room);
-    if (!m.to_user) return conversation(GROUP);
-    const other = keyOf(m.from_user) === keyOf(me) ? m.to_user : m.from_user;
-    return conversation(keyOf(other), other);
+    const address = addressOf(m, me);
+    if (address.room) return roomConversation(address.room);
+    if (address.with === GROUP) return conversation(GROUP);
+    return conversation(keyOf(address.with), address.with);
   }
 
-  function messageItem(m) {
-    const mine = keyOf(m.from_user) === keyOf(me);
-    const li = el("li", undefined, mine ? "msg mine" : "msg");
-    li.dataset.id = m.id;
-    li.dataset.from = keyOf(m.from_user);
-    li.dataset.ts = Date.parse(m.ts);
-    const when = new Date(m.ts);
-    const time = el("time", when.toLocaleTimeString([], {hour: "2-digit", minute: "2-digit"}));
-    time.dateTime = m.ts;
-    time.title = when.toLocaleString();
-    const meta = el("div", undefined, "meta");
-    meta.append(el("span", mine ? "You" : m.from_user, "from"), " ", time);
-    li.append(meta, el("div", m.msg, "text"));
-    return li;
+  function itemOf(id) {
+    return document.querySelector(`#threads li.msg[data-id="${Number(id)}"]`);
   }
 
   function regroup(li) {
@@ -168,16 +172,34 @@ function startPage(root) {
     seen.add(m.id);
     const conv = conversationOf(m);
     conv.oldest = Math.min(conv.oldest, m.id);
-    const li = messageItem(m);
+    const mine = keyOf(m.from_user) === keyOf(me);
+    const li = messageItem(m, mine);
+    if (earlyChanges.has(m.id)) { applyChange(li, earlyChanges.get(m.id)); earlyChanges.delete(m.id); }
     const wasAtEnd = nearEnd();
     place(conv, li, m.id);
-    const mine = li.classList.contains("mine");
-    if (how === "live" && !mine) {
-      if (conv.key !== active) { conv.unread += 1; refreshEntry(conv); }
+    if (how !== "history") typing.stopped(conv.key, m.from_user);
+    if (how === "live" && !mine && !isDeleted(li)) {
+      if (conv.key !== active) { conv.unread.add(m.id); refreshEntry(conv); }
       const where = m.room ? ` in ${m.room}` : m.to_user ? " to you" : "";
       $("announce").textContent = `${m.from_user}${where}: ${m.msg}`;
     }
     if (conv.key === active && how !== "history" && (mine || wasAtEnd)) scrollToEnd();
+  }
+
+  /** An edit or a delete: its message's item changes (or will, once it is shown). */
+  function showChange(change) {
+    const li = itemOf(change.of);
+    if (!li) {
+      const known = earlyChanges.get(change.of);
+      if (!known || (known.type !== "delete" && change.id > known.id)) earlyChanges.set(change.of, change);
+      if (earlyChanges.size > MAX_EARLY_CHANGES) earlyChanges.delete(earlyChanges.keys().next().value);
+      return;
+    }
+    applyChange(li, change);
+    editing.dropped(li);
+    if (change.type !== "delete") return;
+    const conv = conversationOf(change);  // a message deleted before it was read is not unread
+    if (conv.unread.delete(change.of)) refreshEntry(conv);
   }
 
   /** "bob joined", "bob left", "alice added bob": a member event in its room's timeline. */
@@ -245,8 +267,7 @@ function startPage(root) {
     try {
       let messages;
       try {
-        const which = conv.room ? {room: conv.room} : {with: conv.key === GROUP ? GROUP : conv.name};
-        messages = await client.history({...which, before: conv.oldest, limit: PAGE});
+        messages = await client.history({...addressOfConv(conv), before: conv.oldest, limit: PAGE});
       } catch (err) {
         return;  // tried again at the next scroll or press
       }
@@ -324,6 +345,9 @@ function startPage(root) {
   client.on("hello", (hello) => replaceOnline(hello.online));
   client.on("message", (m) => showMessage(m, firstSync ? "backlog" : "live"));
   client.on("member", (frame) => showMember(frame, firstSync ? "backlog" : "live"));
+  client.on("edit", showChange);
+  client.on("delete", showChange);
+  client.on("typing", (frame) => typing.heard(frame));
   client.on("synced", () => { firstSync = false; rooms.reconcile(); });
   client.on("presence", (frame) => setOnline(frame.user, frame.online));
   client.on("error", (frame) => setStatus($("status").dataset.state, `error: ${frame.detail}`));
@@ -367,6 +391,7 @@ function startPage(root) {
   // -- the composer ---------------------------------------------------------------
 
   function submit() {
+    if (editing.active()) { editing.save(); return; }
     const text = $("text");
     if (!text.value.trim()) return;
     const cid = newCid();
@@ -404,16 +429,45 @@ function startPage(root) {
 
   $("composer").addEventListener("submit", (event) => { event.preventDefault(); submit(); });
   $("text").addEventListener("keydown", (event) => {
-    // Enter sends; Shift+Enter adds a line; Enter that ends an input-method composition does neither.
+    if (event.isComposing) return;  // keys that belong to an input method's composition
+    if (event.key === "Escape" && editing.active()) { event.preventDefault(); editing.cancel(); return; }
+    const plain = !event.shiftKey && !event.altKey && !event.ctrlKey && !event.metaKey;
+    // ↑ in an empty composer edits your last message here, as in Slack.
+    if (event.key === "ArrowUp" && plain && !$("text").value && !editing.active()) {
+      const li = lastOwnMessage();
+      if (li) { event.preventDefault(); editing.begin(li); }
+      return;
+    }
+    // Enter sends; Shift+Enter adds a line. On a touch keyboard Enter adds a line.
     if (touch.matches) return;
-    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); submit(); }
+    if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); submit(); }
   });
-  $("text").addEventListener("input", fitText);
+  $("text").addEventListener("input", () => {
+    fitText();
+    // Others see "… is typing": the client sends at most one notice per 2 s.
+    if ($("text").value && !editing.active()) client.typing(addressOfConv(conversations.get(active)));
+  });
+
+  function lastOwnMessage() {
+    const mine = conversations.get(active).list.querySelectorAll("li.msg.mine:not(.pending):not(.deleted)");
+    return mine.length ? mine[mine.length - 1] : null;
+  }
+
+  $("threads").addEventListener("click", (event) => {
+    const button = event.target.closest("li.msg button[data-action]");
+    if (!button) return;
+    const li = button.closest("li.msg");
+    if (button.dataset.action === "edit") editing.begin(li);
+    else if (button.dataset.action === "delete") editing.remove(li);
+  });
   $("menu").addEventListener("click", () => {
     const shown = root.classList.toggle("show-sidebar");
     $("menu").setAttribute("aria-expanded", String(shown));
   });
 
+  const editing = startEditing(client, {text: $("text"), bar: $("editing-bar"), button: $("send"), cancelButton: $("cancel-edit")});
+  const typing = startTyping(me, {keyFor: keyOfAddress, element: $("typing")});
+  startPeopleSearch(client, me, {openPerson: (name) => { open(conversation(keyOf(name), name).key); $("text").focus(); }});
   const rooms = startRooms(client, me, {
     addRoom: (room) => roomConversation(room.name),
     dropRoom: (name) => { const conv = conversations.get(roomKey(name)); if (conv) dropConversation(conv); },

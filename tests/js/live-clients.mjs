@@ -38,7 +38,7 @@ export function liveServer() {
 /** The client's events as they come: {type, args}. */
 export function recorder(client) {
   const log = [];
-  for (const type of ["status", "hello", "message", "member", "synced", "presence", "error", "reset"]) {
+  for (const type of ["status", "hello", "message", "member", "edit", "delete", "typing", "synced", "presence", "error", "reset"]) {
     client.on(type, (...args) => log.push({type, args}));
   }
   log.of = (type) => log.filter((entry) => entry.type === type).map((entry) => entry.args[0]);
