@@ -15,15 +15,15 @@ export function startPeopleSearch(client, me, {openPerson}) {
   let asked = 0;  // the number of the newest query: answers to older ones are dropped
 
   function show(users) {
-    const others = users.filter((user) => user.name.toLowerCase() !== me.toLowerCase());
+    const others = users.filter((user) => user.user.toLowerCase() !== me.toLowerCase());
     $("found").replaceChildren(...others.map((user) => {
       const item = el("li");
       const button = el("button", undefined, user.online ? "conv online" : "conv");
       button.type = "button";
-      button.dataset.user = user.name.toLowerCase();
-      button.setAttribute("aria-label", `Write to ${user.name}, ${user.online ? "online" : "offline"}`);
-      button.append(el("span", undefined, "dot"), el("span", user.name, "name"));
-      button.addEventListener("click", () => choose(user.name));
+      button.dataset.user = user.user.toLowerCase();
+      button.setAttribute("aria-label", `Write to ${user.user}, ${user.online ? "online" : "offline"}`);
+      button.append(el("span", undefined, "dot"), el("span", user.user, "name"));
+      button.addEventListener("click", () => choose(user.user));
       item.append(button);
       return item;
     }));

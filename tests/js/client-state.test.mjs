@@ -143,10 +143,10 @@ test("searchUsers asks GET /api/users?q= with the prefix and answers its users",
   const asked = [];
   const fetch = async (url, init) => {
     asked.push({url, init});
-    return {ok: true, status: 200, json: async () => ({users: [{name: "Jo", online: false}, {name: "joan", online: true}]})};
+    return {ok: true, status: 200, json: async () => ({users: [{user: "Jo", online: false}, {user: "joan", online: true}]})};
   };
   const client = new ChatClient({user: "vi", server: SERVER, token: "tk", WebSocket: class {}, fetch});
-  assert.deepEqual(await client.searchUsers("jo&x", {limit: 20}), [{name: "Jo", online: false}, {name: "joan", online: true}]);
+  assert.deepEqual(await client.searchUsers("jo&x", {limit: 20}), [{user: "Jo", online: false}, {user: "joan", online: true}]);
   const url = new URL(asked[0].url);
   assert.deepEqual([url.pathname, url.searchParams.get("q"), url.searchParams.get("limit")], ["/api/users", "jo&x", "20"]);
   assert.equal(asked[0].init.headers.Authorization, "Bearer tk");
