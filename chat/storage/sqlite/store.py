@@ -197,6 +197,17 @@ class SqliteStore(Store):
         return [Message(*row) for row in reversed(rows)]
 
     @staticmethod
+    def _seq_below(conn, up_to, params):
+        """The seq of the newest message at or below `up_to` of the conversation `params`
+        names, found through the mailbox (the messages have no index by conversation)."""
+        searches = (ROOM_SEARCH if params["room"] is not None else GROUP_HISTORY if params["other"] is None
+                    else PAIR_HISTORY)
+        rows = newest(conn, searches, "<= :up_to", {**params, "up_to": up_to, "n": 1})
+        if not rows:
+            return 0
+        return conn.execute("SELECT coalesce(seq, 0) FROM messages WHERE id = ?", (rows[0][0],)).fetchone()[0]
+
+    @staticmethod
     def _prune(conn, older_than, every_user=False):
         """Delete the messages; return how many, and what `forget` needs to free their
         entries: the keys of the pruned messages' users (with `every_user`, of every user
