@@ -155,7 +155,8 @@ _PG_TRIGGERS = [
        UPDATE tallies SET pruned = greatest(pruned, OLD.seq) WHERE conv = {conv_old} AND OLD.seq IS NOT NULL;
        DELETE FROM removed WHERE conv = {conv_old} AND id = OLD.id;
        RETURN NULL; END $$""",
-    "CREATE TRIGGER pruned AFTER DELETE ON messages FOR EACH ROW WHEN (OLD.kind IS NULL) EXECUTE FUNCTION chat_pruned()",
+    """CREATE TRIGGER pruned AFTER DELETE ON messages FOR EACH ROW WHEN (OLD.kind IS NULL)
+       EXECUTE FUNCTION chat_pruned()""",
     """CREATE FUNCTION chat_newcomer() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
        INSERT INTO markers AS m (user_key, conv, up_to, seen) SELECT NEW.key, conv, last_id, total FROM tallies
            WHERE conv = '' ON CONFLICT (user_key, conv) DO UPDATE SET up_to = excluded.up_to, seen = excluded.seen;
