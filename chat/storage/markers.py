@@ -7,16 +7,17 @@ path keeps them right, whichever code wrote):
 - `tallies`: one row per conversation (`conv`: '' for the group, '#' and the key for a
   room, 'a#b' for the direct conversation of the keys a <= b, compared as bytes), with
   how many messages it ever had (`total`), its newest event (`last_id`) and how many of
-  its oldest messages retention pruned (`pruned`, a seq).
-- each message's `seq`: its number in its conversation, 1, 2, ...
-- `markers`: a user's marker in a conversation (`up_to`, an id) and `seen`, the seq of
-  the newest message of the conversation at or below it.
+  its oldest messages retention pruned (`pruned`).
+- `markers`: a user's marker in a conversation (`up_to`, an id) and `seen`, how many of
+  the conversation's messages ever stored lie at or below it (the pruned ones included).
 - `removed`: the deleted messages (a deleted message is not unread).
 
 Then unread = total - max(seen, pruned) - (deleted messages above up_to): a few index
 lookups per conversation, however long the history. One's own messages are never
 unread: sending moves one's marker to the message (a trigger), as does joining a room
 (to the room's newest), and a new account's group marker starts at the group's newest.
+Moving a marker below the conversation's newest event counts the messages above it
+once (`MarkerStore._seen_at`); nothing is counted when reading the list.
 """
 
 from typing import NamedTuple
@@ -55,9 +56,8 @@ def conversation_key(me, with_key=None, room_key=None):
 
 
 _TABLES = [
-    "ALTER TABLE messages ADD COLUMN seq {integer}",
     """CREATE TABLE tallies (conv TEXT{c} PRIMARY KEY, a_key TEXT, b_key TEXT, total {integer} NOT NULL,
-       last_id {integer} NOT NULL, pruned {integer} NOT NULL DEFAULT 0)""",
+       last_id {integer} NOT NULL, pruned {integer} NOT NULL DEFAULT 0){rowid}""",
     "CREATE INDEX tallies_a ON tallies (a_key) WHERE a_key IS NOT NULL",
     "CREATE INDEX tallies_b ON tallies (b_key) WHERE b_key IS NOT NULL",
     """CREATE TABLE markers (user_key TEXT NOT NULL, conv TEXT{c} NOT NULL, up_to {integer} NOT NULL,
@@ -66,14 +66,12 @@ _TABLES = [
 ]
 
 
-# Today's rows: every message its seq, every conversation its tally, every deleted
-# message its row, and every marker "present" (nothing unread after the upgrade).
+# Today's rows: every conversation its tally, every deleted message its row, and every
+# marker "present" (nothing unread after the upgrade).
 _BACKFILL = [
-    """UPDATE messages SET seq = n.seq FROM (SELECT x.id, row_number() OVER (PARTITION BY {conv_x} ORDER BY x.id)
-       AS seq FROM messages x WHERE x.kind IS NULL) AS n WHERE messages.id = n.id""",
     """INSERT INTO tallies (conv, a_key, b_key, total, last_id, pruned)
-       SELECT {conv_x}, min({low_x}), min({high_x}), count(x.seq), max(x.id), 0 FROM messages x
-       WHERE {not_stub_x} GROUP BY {conv_x}""",
+       SELECT {conv_x}, min({low_x}), min({high_x}), sum(CASE WHEN x.kind IS NULL THEN 1 ELSE 0 END), max(x.id), 0
+       FROM messages x WHERE {not_stub_x} GROUP BY {conv_x}""",
     """INSERT INTO removed (conv, id) SELECT {conv_x}, x.id FROM messages x
        WHERE x.kind IS NULL AND x.msg = '' AND {not_stub_x}""",
     """INSERT INTO markers (user_key, conv, up_to, seen) SELECT u.key, t.conv, t.last_id, t.total
@@ -85,15 +83,14 @@ _BACKFILL = [
 ]
 
 
-# The triggers, SQLite's. A message: counted, numbered, and its sender's marker moved to
-# it. Any other event: the newest of its conversation; a join moves the joiner's marker
-# to the room's newest. A message blanked (a delete, an erasure): removed. A message
-# deleted (retention, an erasure): pruned below its seq.
+# The triggers, SQLite's. A message: counted, and its sender's marker moved to it. Any
+# other event: the newest of its conversation; a join moves the joiner's marker to the
+# room's newest. A message blanked (a delete, an erasure): removed. A message deleted
+# (retention, which takes the oldest; an erasure, which drops the tallies): pruned.
 _SQLITE_TRIGGERS = [
     """CREATE TRIGGER tally_message AFTER INSERT ON messages WHEN NEW.kind IS NULL BEGIN
        INSERT INTO tallies (conv, a_key, b_key, total, last_id) VALUES ({conv_new}, {low_new}, {high_new}, 1, NEW.id)
            ON CONFLICT (conv) DO UPDATE SET total = total + 1, last_id = NEW.id;
-       UPDATE messages SET seq = (SELECT total FROM tallies WHERE conv = {conv_new}) WHERE id = NEW.id;
        INSERT INTO markers (user_key, conv, up_to, seen)
            SELECT NEW.from_key, conv, NEW.id, total FROM tallies WHERE conv = {conv_new}
            ON CONFLICT (user_key, conv) DO UPDATE SET up_to = excluded.up_to, seen = excluded.seen;
@@ -112,7 +109,7 @@ _SQLITE_TRIGGERS = [
        INSERT OR IGNORE INTO removed (conv, id) VALUES ({conv_new}, NEW.id);
        END""",
     """CREATE TRIGGER tally_pruned AFTER DELETE ON messages WHEN OLD.kind IS NULL BEGIN
-       UPDATE tallies SET pruned = max(pruned, OLD.seq) WHERE conv = {conv_old} AND OLD.seq IS NOT NULL;
+       UPDATE tallies SET pruned = pruned + 1 WHERE conv = {conv_old};
        DELETE FROM removed WHERE conv = {conv_old} AND id = OLD.id;
        END""",
     """CREATE TRIGGER newcomer AFTER INSERT ON users BEGIN
@@ -122,21 +119,16 @@ _SQLITE_TRIGGERS = [
 ]
 
 
-# PostgreSQL's, the same rules. A message's seq is set before the row is written (an
-# INSERT ... ON CONFLICT DO NOTHING of a repeated cid runs the BEFORE trigger only),
-# and counted after.
+# PostgreSQL's, the same rules (AFTER INSERT: a repeated cid's INSERT ... ON CONFLICT DO
+# NOTHING counts nothing).
 _PG_TRIGGERS = [
-    """CREATE FUNCTION chat_numbered() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
-       NEW.seq := coalesce((SELECT total FROM tallies WHERE conv = {conv_new}), 0) + 1;
-       RETURN NEW; END $$""",
-    """CREATE TRIGGER numbered BEFORE INSERT ON messages FOR EACH ROW WHEN (NEW.kind IS NULL)
-       EXECUTE FUNCTION chat_numbered()""",
-    """CREATE FUNCTION chat_tally() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+    """CREATE FUNCTION chat_tally() RETURNS trigger LANGUAGE plpgsql AS $$ DECLARE n BIGINT; BEGIN
        INSERT INTO tallies AS t (conv, a_key, b_key, total, last_id)
            VALUES ({conv_new}, {low_new}, {high_new}, CASE WHEN NEW.kind IS NULL THEN 1 ELSE 0 END, NEW.id)
-           ON CONFLICT (conv) DO UPDATE SET total = t.total + excluded.total, last_id = excluded.last_id;
+           ON CONFLICT (conv) DO UPDATE SET total = t.total + excluded.total, last_id = excluded.last_id
+           RETURNING total INTO n;
        IF NEW.kind IS NULL THEN
-           INSERT INTO markers AS m (user_key, conv, up_to, seen) VALUES (NEW.from_key, {conv_new}, NEW.id, NEW.seq)
+           INSERT INTO markers AS m (user_key, conv, up_to, seen) VALUES (NEW.from_key, {conv_new}, NEW.id, n)
                ON CONFLICT (user_key, conv) DO UPDATE SET up_to = excluded.up_to, seen = excluded.seen;
        ELSIF NEW.kind = 'member' AND NEW.msg = 'join' THEN
            INSERT INTO markers AS m (user_key, conv, up_to, seen)
@@ -152,7 +144,7 @@ _PG_TRIGGERS = [
     """CREATE TRIGGER blanked AFTER UPDATE OF msg ON messages FOR EACH ROW
        WHEN (NEW.kind IS NULL AND NEW.msg = '' AND OLD.msg <> '' AND {not_stub_new}) EXECUTE FUNCTION chat_blanked()""",
     """CREATE FUNCTION chat_pruned() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
-       UPDATE tallies SET pruned = greatest(pruned, OLD.seq) WHERE conv = {conv_old} AND OLD.seq IS NOT NULL;
+       UPDATE tallies SET pruned = pruned + 1 WHERE conv = {conv_old};
        DELETE FROM removed WHERE conv = {conv_old} AND id = OLD.id;
        RETURN NULL; END $$""",
     """CREATE TRIGGER pruned AFTER DELETE ON messages FOR EACH ROW WHEN (OLD.kind IS NULL)
@@ -236,7 +228,8 @@ class MarkerStore:
         other_key = name_key(other) if other is not None else None
         room_key = name_key(room) if room is not None else None
         conv = conversation_key(me, other_key, room_key)
-        seen = self._timed_read(self._seen_at, conv, up_to, {"me": me, "other": other_key, "room": room_key})
+        seen = self._timed_read(self._in_snapshot, self._seen_at, conv, up_to,
+                                {"me": me, "other": other_key, "room": room_key})
         if seen is None:
             return None
         return self._write(self._move_marker, me, conv, up_to, seen)
@@ -255,8 +248,9 @@ class MarkerStore:
 
     @classmethod
     def _seen_at(cls, conn, conv, up_to, params):
-        """The seq of the newest message of `conv` at or below `up_to` (0 for none); None
-        when `up_to` is above the newest id. Every id up to the newest is committed."""
+        """How many messages of `conv` ever stored lie at or below `up_to` (0 for none);
+        None when `up_to` is above the newest id. Every id up to the newest is committed.
+        Run in one snapshot (see _in_snapshot): the tally and the count must agree."""
         if up_to > cls._last_id(conn):
             return None
         tally = conn.execute(cls._sql("SELECT total, last_id FROM tallies WHERE conv = :conv"),
@@ -264,17 +258,13 @@ class MarkerStore:
         if tally is None:
             return 0
         if up_to >= tally[1]:
-            return tally[0]
-        # A client most often marks the id of a message of the conversation itself.
-        row = conn.execute(cls._sql("SELECT seq, from_key, to_key, room_key FROM messages WHERE id = :id"),
-                           {"id": up_to}).fetchone()
-        if row is not None and row[0] is not None and _conv_of(*row[1:]) == conv:
-            return row[0]
-        return cls._seq_below(conn, up_to, params)
+            return tally[0]  # the usual case: read up to the newest
+        # Retention prunes the oldest messages only: those above up_to are all still there.
+        return tally[0] - cls._count_above(conn, up_to, params)
 
     @classmethod
-    def _seq_below(cls, conn, up_to, params):
-        """The seq of the newest message at or below `up_to` of the conversation `params` names."""
+    def _count_above(cls, conn, up_to, params):
+        """How many messages above `up_to` the conversation `params` names has."""
         if params["room"] is not None:
             where = "room_key = :room"
         elif params["other"] is None:
@@ -282,9 +272,13 @@ class MarkerStore:
         else:
             where = ("room_key IS NULL AND ((from_key = :me AND to_key = :other) "
                      "OR (from_key = :other AND to_key = :me))")
-        row = conn.execute(cls._sql(f"SELECT seq FROM messages WHERE id <= :up_to AND kind IS NULL AND {where} "
-                                    "ORDER BY id DESC LIMIT 1"), {**params, "up_to": up_to}).fetchone()
-        return row[0] if row and row[0] is not None else 0
+        return conn.execute(cls._sql(f"SELECT count(*) FROM messages WHERE id > :up_to AND kind IS NULL AND {where}"),
+                            {**params, "up_to": up_to}).fetchone()[0]
+
+    @classmethod
+    def _in_snapshot(cls, conn, operation, *args):
+        """`operation(conn, *args)` in one read-only snapshot of the database (each store says how)."""
+        raise NotImplementedError
 
     @classmethod
     def _move_marker(cls, conn, me, conv, up_to, seen):  # pylint: disable=too-many-arguments
@@ -308,11 +302,3 @@ class MarkerStore:
         conn.execute(cls._sql(f"DELETE FROM removed WHERE conv IN ({pairs})"), {"key": key})
         conn.execute(cls._sql("DELETE FROM tallies WHERE a_key = :key OR b_key = :key"), {"key": key})
 
-
-def _conv_of(from_key, to_key, room_key):
-    """conv_sql, of a row's keys."""
-    if room_key is not None:
-        return "#" + room_key
-    if to_key is None:
-        return ""
-    return conversation_key(from_key, to_key)

@@ -214,6 +214,12 @@ class PostgresStore(Store):
     _last_id = staticmethod(_last_id)
 
     @staticmethod
+    def _in_snapshot(conn, operation, *args):
+        with conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            return operation(conn, *args)
+
+    @staticmethod
     @functools.lru_cache(maxsize=None)
     def _sql(text):
         return re.sub(r":(\w+)", r"%(\1)s", text)
