@@ -26,6 +26,7 @@ from .log_follower import LogFollower
 from .memberships import Memberships
 from .publisher import Publisher
 from .rate_limits import TokenBuckets
+from .read_markers import ReadMarkers
 from .typing import Typing
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class Router:
         self.follower = LogFollower(store, self._deliver_message)
         self.memberships = Memberships()
         self.typing = Typing(settings, store, registry, self.memberships, broker, presence)
+        self.read_markers = ReadMarkers(store, registry, self.memberships, broker)
         self._fanout = Fanout()
         self._greeting = Greeting(store, presence, self._fanout)
         self._publisher = Publisher(broker, self.follower)
@@ -147,6 +149,8 @@ class Router:
         message = self._parse(ws, data)
         if isinstance(message, client_frames.ClientTyping):
             self._relay_typing(sender, ws, message)
+        elif isinstance(message, client_frames.ClientRead):
+            self._mark_read(sender, ws, message)
         elif message is not None:
             self._queue(sender, ws, in_flight, message)
 
@@ -156,13 +160,19 @@ class Router:
         except FrameRejected as exc:
             self._refuse(ws, exc.code, exc.detail, None)
 
+    def _mark_read(self, sender, ws, read):
+        try:
+            self.read_markers.move(sender.user, read.conversation, read.up_to)
+        except FrameRejected as exc:
+            self._refuse(ws, exc.code, exc.detail, None)
+
     def _try_frame_now(self, sender, ws, in_flight, data):
         """The same from the gevent loop itself, which must not wait: False, having done
         nothing, when it would have to (for a slot among the messages in flight, or for
         the database to say who the recipient is); the reader then takes the frame."""
         message = self._parse(ws, data)
-        if isinstance(message, client_frames.ClientTyping):
-            return False  # its relay publishes to Redis, which the loop must not wait for
+        if isinstance(message, (client_frames.ClientTyping, client_frames.ClientRead)):
+            return False  # a relay publishes to Redis, a marker is written: the loop must not wait
         if message is not None:
             if in_flight.locked() or not self.store.knows(message.to_user):
                 return False
@@ -289,6 +299,8 @@ class Router:
                 conn.close(1008, event.get("reason", SIGNED_OUT))
         elif event["kind"] == "typing":
             self.typing.deliver(event, self._fanout)
+        elif event["kind"] == "read":
+            self.read_markers.deliver(event, self._fanout)
         elif event["kind"] == "presence":
             outgoing = Outgoing.of(server_frames.presence(event["user"], event["online"]))
             origin = event.get("origin")
@@ -346,6 +358,10 @@ class Router:
     def typing_in(self, user, conversation):
         """`user` is typing in `conversation` (POST /api/typing); FrameRejected as for a frame."""
         self.typing.relay(user, conversation)
+
+    def read(self, user, read):
+        """`user` has read up to `read.up_to` (POST /api/read): the marker now; FrameRejected as for a frame."""
+        return self.read_markers.move(user, read.conversation, read.up_to)
 
     def sign_out(self, user):
         """Close every connection of `user`, on every worker: its sessions just ended."""

@@ -49,6 +49,8 @@ def parse_client_frame(text, max_chars):
     kind = data.get("type") if isinstance(data, dict) else None
     if kind == "typing":
         return validate_typing(data)
+    if kind == "read":
+        return validate_read(data)
     if kind in ("edit", "delete"):
         return validate_change(data, max_chars, kind)
     return validate_message(data, max_chars)
@@ -95,6 +97,26 @@ def validate_typing(data):
     if not isinstance(data, dict):
         raise FrameRejected("bad_message", "a typing notice must be a JSON object")
     return ClientTyping(conversation_of(data))
+
+
+class ClientRead(NamedTuple):
+    """A validated read frame: its sender has read `conversation` up to the id `up_to`."""
+
+    conversation: Conversation
+    up_to: int
+
+
+def validate_read(data):
+    """Check a decoded read object (a frame, or the body of POST /api/read)."""
+    if not isinstance(data, dict):
+        raise FrameRejected("bad_message", "a read marker must be a JSON object")
+    if data.get("type", "read") != "read":
+        raise FrameRejected("bad_message", 'type must be "read" (or absent)')
+    conversation = conversation_of(data)
+    up_to = data.get("up_to")
+    if not isinstance(up_to, int) or isinstance(up_to, bool) or not 0 <= up_to <= MAX_ID:
+        raise FrameRejected("bad_message", "up_to must be the id of the newest event read (a whole number)")
+    return ClientRead(conversation, up_to)
 
 
 def conversation_of(data, cid=None):

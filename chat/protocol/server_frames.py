@@ -112,6 +112,18 @@ def synced(last_id, truncated):
     return {"type": "synced", "last_id": last_id, "truncated": truncated}
 
 
+def read(user, up_to, with_user=None, room=None):
+    """`user`'s read marker in `room`, else in the direct conversation with `with_user`
+    ("*": the group), is now `up_to`. No id: it is not in the log."""
+    frame = {"type": "read", "user": user}
+    if room is not None:
+        frame["room"] = room
+    else:
+        frame["with"] = with_user
+    frame["up_to"] = up_to
+    return frame
+
+
 def presence(user, online):
     """A user's first connection opened (online) or last one closed."""
     return {"type": "presence", "user": user, "online": online}

@@ -216,6 +216,7 @@ class AccountStore:
                        "WHERE room_key IS NOT NULL AND kind = 'member' AND (from_key = :key OR to_key = :key)",
                  key=key, gone=gone)
         cls._run(conn, "DELETE FROM members WHERE user_key = :key", key=key)
+        cls._erase_markers(conn, key)
         cls._run(conn, "DELETE FROM sessions WHERE key = :key", key=key)
         cls._run(conn, "DELETE FROM users WHERE key = :key", key=key)
         return True

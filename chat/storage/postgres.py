@@ -20,13 +20,14 @@ from ..protocol.names import name_key
 from ..protocol.server_frames import Message
 from .accounts import migrate_accounts
 from .changes import migrate_changes
+from .markers import migrate_markers
 from .rooms import migrate_rooms
 from .base import Store, page
 from .queries import COLUMNS
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 ERASE_AFTER = 1.0  # seconds after a delete until VACUUM clears the old row versions (the contract allows 60)
 READERS = 4
 _LOCK_MIGRATE = 0x63686174  # pg_advisory_lock keys of this application ("chat")
@@ -58,6 +59,7 @@ _MIGRATIONS = {
     3: lambda conn: migrate_rooms(conn, "DOUBLE PRECISION", [
         "CREATE INDEX messages_room ON messages (room_key, id) WHERE room_key IS NOT NULL"]),
     4: lambda conn: migrate_changes(conn, "DOUBLE PRECISION"),
+    5: lambda conn: migrate_markers(conn, postgresql=True),
 }
 
 
@@ -210,6 +212,12 @@ class PostgresStore(Store):
         return (last_id, *page(rows, limit))
 
     _last_id = staticmethod(_last_id)
+
+    @staticmethod
+    def _in_snapshot(conn, operation, *args):
+        with conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            return operation(conn, *args)
 
     @staticmethod
     @functools.lru_cache(maxsize=None)

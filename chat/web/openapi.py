@@ -70,6 +70,16 @@ SCHEMAS = {
         "msg": {"type": "string", "description": "an edit's text (empty once the message is deleted)"},
         "ts": {"type": "string", "format": "date-time"}, "cid": {"type": "string"}}},
     "RoomAnswer": {"type": "object", "required": ["room"], "properties": {"room": {"$ref": "#/components/schemas/Room"}}},
+    "Conversation": {"type": "object", "required": ["last_id", "read_up_to", "unread"], "properties": {
+        "with": {"type": "string", "description": "the other user of a direct conversation, or * for the group"},
+        "room": {"type": "string", "description": "a room the caller is in (instead of with)"},
+        "last_id": {"type": "integer", "minimum": 0, "description": "the newest visible event there, 0 if none"},
+        "read_up_to": {"type": "integer", "minimum": 0, "description": "the caller's read marker, 0 if none"},
+        "unread": {"type": "integer", "minimum": 0,
+                   "description": "visible messages above the marker, not deleted, not the caller's"},
+        "peer_read_up_to": {"type": "integer", "minimum": 0,
+                            "description": "a direct conversation's: the other's marker"}},
+        "oneOf": [{"required": ["with"]}, {"required": ["room"]}]},
     "Token": {"type": "object", "required": ["token", "user", "expires"], "properties": {
         "token": {"type": "string"}, "user": {"type": "string"},
         "expires": {"type": "string", "format": "date-time"}}},
@@ -194,6 +204,27 @@ PATHS = {
                                     {"required": ["room"], "not": {"required": ["with"]}}]),
         "responses": {"204": {"description": "passed on (or dropped: at most one every CHAT_TYPING_INTERVAL)"},
                       **_errors(400, 401, 403, 404, 413, 415)}}},
+    "/api/read": {"post": {
+        "summary": "Move the caller's read marker in one conversation (never back)",
+        "security": CALLER,
+        "requestBody": _body({"type": {"const": "read"},
+                              "with": {"type": "string", "description": "a username, or * for the group",
+                                       "examples": ["*"]},
+                              "room": {"type": "string"},
+                              "up_to": {"type": "integer", "minimum": 0, "maximum": MAX_ID,
+                                        "description": "the newest id read; above the newest stored: 400 bad_message"}},
+                             ["up_to"],
+                             oneOf=[{"required": ["with"], "not": {"required": ["room"]}},
+                                    {"required": ["room"], "not": {"required": ["with"]}}]),
+        "responses": {"200": _json({"type": "object", "required": ["up_to"], "properties": {
+            "up_to": {"type": "integer", "minimum": 0}}}, "the marker now (a lower up_to changes nothing)"),
+                      **_errors(400, 401, 403, 404, 413, 415)}}},
+    "/api/conversations": {"get": {
+        "summary": "The caller's conversations, newest activity first, with unread counts and read markers",
+        "security": CALLER,
+        "responses": {"200": _json({"type": "object", "required": ["conversations"], "properties": {
+            "conversations": {"type": "array", "items": _ref("Conversation")}}}, "conversations"),
+                      **_errors(401)}}},
     "/api/users": {"get": {
         "summary": "Who is online",
         "security": CALLER,

@@ -543,3 +543,26 @@ def test_edits_and_deletes_cross_to_the_other_worker(scaled, clients, name, spre
     for place in (here, there):
         latest = api(place, bob, "GET", f"/api/messages?with={ann}")[1]["messages"][-1]
         assert (latest["id"], latest["msg"], latest.get("deleted")) == (original, "", True), latest
+
+
+# -- read markers across workers and hosts -------------------------------------
+
+
+@SPREADS
+def test_a_read_marker_reaches_the_users_and_the_peers_connections_on_the_other_worker(scaled, clients, name, spread):
+    """A read frame sent on one worker (host) reaches the reader's own connection and the
+    direct peer's on the other; the count there follows at once."""
+    here, there = two_places(scaled, spread)
+    ann, bob = name("ma"), name("mb")
+    api(there, bob, "GET", "/api/users")  # bob has logged in: ann may write to him
+    writer = clients(connect_at(there, ann))
+    writer.send(to_user=bob, msg="read me", cid="m1")
+    message = writer.recv_until(lambda frame: frame.get("cid") == "m1")
+    reader, reader_elsewhere = clients(connect_at(here, bob)), clients(connect_at(there, bob))
+    assert api(there, bob, "GET", "/api/conversations")[1]["conversations"][0]["unread"] == 1
+    reader.send(type="read", up_to=message["id"], **{"with": ann})
+    expected = {"type": "read", "user": bob, "with": ann, "up_to": message["id"]}
+    for client in (reader_elsewhere, writer, reader):
+        assert client.recv_until(lambda frame: frame["type"] == "read") == expected
+    (pair,) = [c for c in api(there, ann, "GET", "/api/conversations")[1]["conversations"] if c["with"] == bob]
+    assert pair["peer_read_up_to"] == message["id"]

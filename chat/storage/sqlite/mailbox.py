@@ -180,3 +180,12 @@ def newest(conn, searches, bound, params):
         {" UNION ALL ".join(indexed)}
         UNION ALL SELECT id FROM messages WHERE id > {TAIL} AND id {bound} AND ({tail}))
         ORDER BY id DESC LIMIT :n""", params).fetchall()
+
+
+def count(conn, searches, bound, params):
+    """How many messages with `id {bound}` `searches` find (see `newest`)."""
+    indexed = [f"""SELECT x.id FROM mb.mailbox x JOIN messages m ON m.id = x.id
+                   WHERE x.key = {key} AND x.id {bound} AND {where}""" for key, where in searches]
+    tail = " OR ".join(where for _, where in searches)
+    return conn.execute(f"""SELECT count(*) FROM ({" UNION ALL ".join(indexed)}
+        UNION ALL SELECT id FROM messages WHERE id > {TAIL} AND id {bound} AND ({tail}))""", params).fetchone()[0]

@@ -6,9 +6,10 @@ import sqlite3
 from ...errors import SettingsError
 from ..accounts import migrate_accounts
 from ..changes import migrate_changes
+from ..markers import migrate_markers
 from ..rooms import migrate_rooms
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 
 def private_file(path):
@@ -69,6 +70,7 @@ MIGRATIONS = {
     6: lambda conn: migrate_accounts(conn, "?", "REAL"),
     7: lambda conn: migrate_rooms(conn, "REAL"),  # the mailbox indexes rooms (mailbox.ENTRIES)
     8: lambda conn: migrate_changes(conn, "REAL"),
+    9: migrate_markers,  # read markers and the tallies that keep unread counts (markers.py)
 }
 
 

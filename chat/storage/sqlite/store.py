@@ -18,8 +18,8 @@ from gevent.queue import Queue
 from ...errors import StoreUnavailable
 from ...protocol.server_frames import Message
 from ..base import Store, page
-from .mailbox import (ENTRIES, FILL_QUIET, FILL_ROWS, FILL_SHARE, GROUP_HISTORY, PAIR_HISTORY, ROOM_SEARCH, fill_mailbox,
-                      forget, index, newest, open_mailbox, visible, with_mailbox)
+from .mailbox import (ENTRIES, FILL_QUIET, FILL_ROWS, FILL_SHARE, GROUP_HISTORY, PAIR_HISTORY, ROOM_SEARCH, count,
+                      fill_mailbox, forget, index, newest, open_mailbox, visible, with_mailbox)
 from .schema import connect, open_database, truncate_log
 from .writing import insert_message, newest_id, run_batch, transaction
 
@@ -195,6 +195,19 @@ class SqliteStore(Store):
         rows = newest(conn, searches, "< :before",
                       {"me": me, "other": other, "room": room, "before": before, "n": limit})
         return [Message(*row) for row in reversed(rows)]
+
+    @staticmethod
+    def _count_above(conn, up_to, params):
+        """How many messages above `up_to` the conversation `params` names has, found
+        through the mailbox (the messages have no index by conversation)."""
+        searches = (ROOM_SEARCH if params["room"] is not None else GROUP_HISTORY if params["other"] is None
+                    else PAIR_HISTORY)
+        return count(conn, searches, "> :up_to", {**params, "up_to": up_to})
+
+    @staticmethod
+    def _in_snapshot(conn, operation, *args):
+        with transaction(conn, "BEGIN"):
+            return operation(conn, *args)
 
     @staticmethod
     def _prune(conn, older_than, every_user=False):
