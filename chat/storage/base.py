@@ -17,11 +17,12 @@ from ..protocol.server_frames import Message
 from .accounts import AccountStore
 from .changes import ChangeStore
 from .group_commit import GroupCommit
+from .people import PeopleStore
 from .queries import COLUMNS, GROUP, MESSAGES_ONLY, PAIR, ROOM_MESSAGES, VISIBLE
 from .rooms import RoomStore
 
 
-class Store(AccountStore, RoomStore, ChangeStore, ABC):
+class Store(AccountStore, RoomStore, ChangeStore, PeopleStore, ABC):
     """Users, rooms and messages. Subclasses: SqliteStore (one host), PostgresStore (many).
 
     A subclass that lacks one of the abstract operations below cannot be built.

@@ -211,6 +211,8 @@ class PostgresStore(Store):
 
     _last_id = staticmethod(_last_id)
 
+    _BYTES = ' COLLATE "C"'  # the prefix ranges of PeopleStore compare bytes, whatever the database's collation
+
     @staticmethod
     @functools.lru_cache(maxsize=None)
     def _sql(text):
