@@ -57,6 +57,5 @@ class Greeting:
         """The encoded hello: everyone online, or past the limit the user's own people online."""
         if self.presence.count() <= self.presence_limit:
             return server_frames.hello(user, self.presence.online_json(), last_id)
-        mine = sorted(self.people.own(user))  # by key: the same people first in every greeting
-        online = [user, *self.presence.online_among(mine, self.presence_limit - 1)]
+        online = [user, *self.presence.online_among(self.people.own(user), self.presence_limit - 1)]
         return server_frames.hello(user, orjson.dumps(online), last_id, complete=False)

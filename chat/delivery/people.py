@@ -63,13 +63,17 @@ class People:
             self._pair(recipient, sender)
 
     def own(self, user):
-        """The keys of `user`'s own people (not `user`'s own), once their partners are read."""
+        """The keys of `user`'s own people (not `user`'s own), once their partners are read:
+        an iterator, each key once, so that a greeting that needs a few of a big room's
+        members looks at a few."""
         key = name_key(user)
         self._settle(key)
-        keys = self.memberships.co_members(key)
-        keys.update(self._partners.get(key, ()))
-        keys.discard(key)
-        return keys
+        seen = {key}
+        for keys in (self._partners.get(key, ()), *self.memberships.rooms_members(key)):
+            for other in list(keys):  # a copy: a room may change while Redis is asked between keys
+                if other not in seen:
+                    seen.add(other)
+                    yield other
 
     def watchers(self, user):
         """The keys of the users connected here who count `user` among their own people."""

@@ -8,6 +8,7 @@ users are online), and call the callback given to `watch` with each user whose p
 (`unwatch` stops that).
 """
 
+import itertools
 import logging
 import os
 
@@ -180,16 +181,15 @@ class RedisPresence:
     def online_among(self, keys, limit):
         """The display names of up to `limit` users online anywhere among the name `keys`
         (asked AMONG_PER_CALL at a time); those here alone when Redis is down."""
-        keys, names = list(keys), []
-        if limit <= 0:
-            return names
-        for start in range(0, len(keys), AMONG_PER_CALL):
-            found = self._ask(self._among, None, limit - len(names), *keys[start:start + AMONG_PER_CALL])
-            if found is None:
-                return _among_here(self.registry, keys, limit)
-            names += [name.decode() for name in found]
-            if len(names) >= limit:
+        keys, names = iter(keys), []
+        while len(names) < limit:
+            chunk = list(itertools.islice(keys, AMONG_PER_CALL))
+            if not chunk:
                 break
+            found = self._ask(self._among, None, limit - len(names), *chunk)
+            if found is None:
+                return names + _among_here(self.registry, itertools.chain(chunk, keys), limit - len(names))
+            names += [name.decode() for name in found]
         return names
 
     def count(self):
