@@ -3,8 +3,10 @@
 It speaks the frames of PROTOCOL.md that the benchmark uses (hello, presence, message with
 the `cid` copy to the sender) the way tutorials write it: `json.dumps` per recipient, one
 greenlet per connection, no queues, no limits. It keeps the chat server's crowd rule, so
-that the benchmark compares the same work: comings and goings are pushed to everyone only
-while at most CHAT_PRESENCE_LIMIT (default 1,000) users are online; hello lists everyone.
+that the benchmark compares the same work: while at most CHAT_PRESENCE_LIMIT (default
+1,000) users are online, hello lists everyone and comings and goings go to everyone; past
+it, hello lists the user and their direct partners online (at most the limit, with
+"online_complete": false) and comings and goings go to those partners only.
 Usage: python bench/tutorial_server.py PORT
 """
 
@@ -13,6 +15,7 @@ from gevent import monkey
 monkey.patch_all()
 
 # pylint: disable=wrong-import-position
+import collections
 import itertools
 import json
 import os
@@ -25,6 +28,7 @@ from geventwebsocket.handler import WebSocketHandler
 
 app = Flask(__name__)
 sockets = {}  # name -> the user's websocket
+partners = collections.defaultdict(set)  # name -> the names it exchanged a direct message with
 ids = itertools.count(1)
 PRESENCE_LIMIT = int(os.environ.get("CHAT_PRESENCE_LIMIT", "1000"))
 
@@ -45,9 +49,22 @@ def broadcast(frame, skip=None):
 
 
 def announce(name, online, skip=None):
-    """A coming or going, to everyone else while the crowd is within the limit."""
+    """A coming or going, to everyone else while the crowd is within the limit, else to the partners."""
+    frame = {"type": "presence", "user": name, "online": online}
     if len(sockets) <= PRESENCE_LIMIT:
-        broadcast({"type": "presence", "user": name, "online": online}, skip=skip)
+        broadcast(frame, skip=skip)
+        return
+    for other in list(partners[name]):
+        if other in sockets:
+            send(sockets[other], frame)
+
+
+def hello(name):
+    """Everyone online while the crowd is within the limit, else the user and their partners online."""
+    if len(sockets) <= PRESENCE_LIMIT:
+        return {"type": "hello", "user": name, "online": list(sockets), "last_id": 0}
+    online = [name] + [other for other in partners[name] if other in sockets][:PRESENCE_LIMIT - 1]
+    return {"type": "hello", "user": name, "online": online, "last_id": 0, "online_complete": False}
 
 
 @app.route("/ws/<name>", websocket=True)
@@ -55,7 +72,7 @@ def chat(name):
     """One user's socket: greet, route what it sends, say goodbye."""
     ws = request.environ["wsgi.websocket"]
     sockets[name] = ws
-    send(ws, {"type": "hello", "user": name, "online": list(sockets), "last_id": 0})
+    send(ws, hello(name))
     send(ws, {"type": "synced", "last_id": 0, "truncated": False})
     announce(name, True, skip=ws)
     while True:
@@ -68,8 +85,11 @@ def chat(name):
         send(ws, dict(message, cid=frame.get("cid")))
         if message["to_user"] is None:
             broadcast(message, skip=ws)
-        elif message["to_user"] in sockets and message["to_user"] != name:
-            send(sockets[message["to_user"]], message)
+        elif message["to_user"] != name:
+            partners[name].add(message["to_user"])
+            partners[message["to_user"]].add(name)
+            if message["to_user"] in sockets:
+                send(sockets[message["to_user"]], message)
     if sockets.get(name) is ws:
         del sockets[name]
     announce(name, False)

@@ -2,9 +2,11 @@
 
 Written the way its documentation suggests: one coroutine per connection and
 `broadcast()`, which encodes once and never waits for a slow reader. It keeps the chat
-server's crowd rule, so that the benchmark compares the same work: comings and goings are
-pushed to everyone only while at most CHAT_PRESENCE_LIMIT (default 1,000) users are
-online; hello lists everyone. Rooms, for the benchmark's room run, at their smallest: a
+server's crowd rule, so that the benchmark compares the same work: while at most
+CHAT_PRESENCE_LIMIT (default 1,000) users are online, hello lists everyone and comings
+and goings go to everyone; past it, hello lists the user and their own people online
+(direct partners and room co-members, at most the limit, with "online_complete": false)
+and comings and goings go to their own people only. Rooms, for the benchmark's room run, at their smallest: a
 connection names its rooms when it opens (/ws/<name>?rooms=a,b), and a frame with a
 `room` goes to that room's other members, the sender's copy with its `cid` as ever.
 Usage: python bench/websockets_server.py PORT
@@ -24,15 +26,35 @@ from websockets.asyncio.server import serve
 
 sockets = {}  # name -> the user's connection
 rooms = collections.defaultdict(set)  # room -> its members' connections
+partners = collections.defaultdict(set)  # name -> the names it exchanged a direct message with
+names = {}  # connection -> its user's name
 ids = itertools.count(1)
 PRESENCE_LIMIT = int(os.environ.get("CHAT_PRESENCE_LIMIT", "1000"))
 
 
-def announce(name, online, skip=None):
-    """A coming or going, to everyone else while the crowd is within the limit."""
+def own_people(name, mine):
+    """The names online that share a direct conversation or one of the rooms `mine` with `name`."""
+    people = {names[s] for room in mine for s in rooms[room] if s in names}
+    people.update(other for other in partners[name] if other in sockets)
+    people.discard(name)
+    return people
+
+
+def announce(name, online, mine, skip=None):
+    """A coming or going, to everyone else while the crowd is within the limit, else to the user's own people."""
+    frame = json.dumps({"type": "presence", "user": name, "online": online})
     if len(sockets) <= PRESENCE_LIMIT:
-        broadcast([s for s in sockets.values() if s is not skip],
-                  json.dumps({"type": "presence", "user": name, "online": online}))
+        broadcast([s for s in sockets.values() if s is not skip], frame)
+    else:
+        broadcast([sockets[other] for other in own_people(name, mine) if other in sockets], frame)
+
+
+def hello(name, mine):
+    """Everyone online while the crowd is within the limit, else the user and their own people online."""
+    if len(sockets) <= PRESENCE_LIMIT:
+        return {"type": "hello", "user": name, "online": list(sockets), "last_id": 0}
+    online = [name, *sorted(own_people(name, mine))[:PRESENCE_LIMIT - 1]]
+    return {"type": "hello", "user": name, "online": online, "last_id": 0, "online_complete": False}
 
 
 async def chat(ws):
@@ -41,11 +63,12 @@ async def chat(ws):
     name = path.rsplit("/", 1)[-1]
     mine = [room for room in parse_qs(query).get("rooms", [""])[0].split(",") if room]
     sockets[name] = ws
+    names[ws] = name
     for room in mine:
         rooms[room].add(ws)
-    await ws.send(json.dumps({"type": "hello", "user": name, "online": list(sockets), "last_id": 0}))
+    await ws.send(json.dumps(hello(name, mine)))
     await ws.send(json.dumps({"type": "synced", "last_id": 0, "truncated": False}))
-    announce(name, True, skip=ws)
+    announce(name, True, mine, skip=ws)
     try:
         async for data in ws:
             frame = json.loads(data)
@@ -62,14 +85,18 @@ async def chat(ws):
                 broadcast([s for s in rooms[room] if s is not ws], json.dumps(message))
             elif message["to_user"] is None:
                 broadcast([s for s in sockets.values() if s is not ws], json.dumps(message))
-            elif message["to_user"] in sockets and message["to_user"] != name:
-                broadcast([sockets[message["to_user"]]], json.dumps(message))
+            elif message["to_user"] != name:
+                partners[name].add(message["to_user"])
+                partners[message["to_user"]].add(name)
+                if message["to_user"] in sockets:
+                    broadcast([sockets[message["to_user"]]], json.dumps(message))
     finally:
         for room in mine:
             rooms[room].discard(ws)
+        names.pop(ws, None)
         if sockets.get(name) is ws:
             del sockets[name]
-        announce(name, False)
+        announce(name, False, mine)
 
 
 async def main(port):

@@ -38,10 +38,11 @@ def create_app(settings=None):
         logging.getLogger(__name__).warning(
             "CHAT_AUTH=open on %s: anyone who can reach this address can speak as anyone", settings.host)
 
-    from .web import api, conversations, errors, event_streams, operations, pages, rooms, security_headers, sockets  # pylint: disable=import-outside-toplevel
+    from .web import api, conversations, errors, event_streams, operations, pages, rooms, security_headers, sockets, users  # pylint: disable=import-outside-toplevel
     app.register_blueprint(pages.bp)
     app.register_blueprint(event_streams.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(users.bp)
     app.register_blueprint(rooms.bp)
     app.register_blueprint(conversations.bp)
     app.register_blueprint(sockets.bp)

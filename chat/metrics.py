@@ -24,7 +24,8 @@ DELIVERIES = Counter("chat_deliveries_total", "Message frames queued to a connec
 ERRORS = Counter("chat_errors_total", "Error frames and HTTP error bodies sent, by code", ["code"])
 SLOW_CONSUMERS = Counter("chat_slow_consumer_closes_total", "Connections closed for falling behind")
 PRESENCE_QUIET = Counter("chat_presence_unannounced_total",
-                         "Comings and goings not pushed because more than CHAT_PRESENCE_LIMIT users were online")
+                         "Comings and goings pushed to the user's own people only, more than CHAT_PRESENCE_LIMIT "
+                         "users being online")
 BROKER_RESUMES = Counter("chat_broker_resumes_total", "Broker subscriptions restored after a break")
 STORE_SECONDS = Histogram("chat_store_seconds", "Time of a store operation (commit: one group commit)", ["op"],
                           buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))

@@ -50,6 +50,15 @@ class Memberships:
         """The keys of `room`'s members (a live set: do not change it)."""
         return self._members.get(name_key(room), frozenset())
 
+    def co_members(self, user_key):
+        """The keys of everyone in a room with the user whose key is `user_key` (theirs too)."""
+        rooms = self._rooms_of.get(user_key, ())
+        return set().union(*(self._members[room_key] for room_key in rooms)) if rooms else set()
+
+    def rooms_members(self, user_key):
+        """The member-key sets of the rooms the user whose key is `user_key` is in (live sets: do not change them)."""
+        return [self._members[room_key] for room_key in self._rooms_of.get(user_key, ())]
+
     def is_member(self, room, user):
         """True when `user` is in `room` as far as this process has read."""
         return name_key(user) in self._members.get(name_key(room), ())

@@ -2,11 +2,13 @@
 
 Both kinds answer `join(user)` (True: the user's first connection anywhere),
 `leave(user)` (True: their last one anywhere), `online()` (display names),
-`online_json()` (the same as a JSON array) and `count()` (how many users are
-online), and call the callback given to `watch` with each user whose process died
+`online_json()` (the same as a JSON array), `online_among(keys, limit)` (the
+display names of the online users among those name keys) and `count()` (how many
+users are online), and call the callback given to `watch` with each user whose process died
 (`unwatch` stops that).
 """
 
+import itertools
 import logging
 import os
 
@@ -15,10 +17,12 @@ import orjson
 import redis
 
 from ..background import Background
+from ..protocol.names import name_key
 
 log = logging.getLogger(__name__)
 
 TTL = 15  # seconds without a heartbeat before a process counts as dead
+AMONG_PER_CALL = 1000  # keys per call of the online_among script: one call holds Redis for a while
 BEAT = 5  # heartbeat and reaping interval: a dead process's users go offline within TTL + BEAT
 
 # Keys: chat:nodes (sorted set: process -> last heartbeat, Redis's clock) and
@@ -39,6 +43,7 @@ end
 _JOIN = _LIVE + """
 redis.call('ZADD', 'chat:nodes', now, ARGV[1])
 redis.call('SADD', 'chat:node:' .. ARGV[1], ARGV[2])
+redis.call('HSET', 'chat:names', ARGV[3], ARGV[2])
 if elsewhere(ARGV[2], ARGV[1]) then return 0 end
 return 1
 """
@@ -52,6 +57,21 @@ local seen, names = {}, {}
 for _, n in ipairs(redis.call('ZRANGEBYSCORE', 'chat:nodes', alive_since, '+inf')) do
   for _, user in ipairs(redis.call('SMEMBERS', 'chat:node:' .. n)) do
     if not seen[user] then seen[user] = true; table.insert(names, user) end
+  end
+end
+return names
+"""
+# chat:names (hash: name key -> display name, set at each join) lets a process ask by key.
+_AMONG = _NOW + """
+local nodes = redis.call('ZRANGEBYSCORE', 'chat:nodes', alive_since, '+inf')
+local names = {}
+for i = 2, #ARGV do
+  local name = redis.call('HGET', 'chat:names', ARGV[i])
+  if name then
+    for _, n in ipairs(nodes) do
+      if redis.call('SISMEMBER', 'chat:node:' .. n, name) == 1 then table.insert(names, name); break end
+    end
+    if #names >= tonumber(ARGV[1]) then break end
   end
 end
 return names
@@ -78,6 +98,17 @@ return gone
 """
 
 
+def _among_here(registry, keys, limit):
+    names = []
+    for key in keys:
+        if len(names) >= limit:
+            break
+        name = registry.name_of(key)
+        if name is not None:
+            names.append(name)
+    return names
+
+
 class LocalPresence:
     """One process: its registry is the whole truth."""
 
@@ -100,6 +131,10 @@ class LocalPresence:
         """Everyone connected here, as a JSON array."""
         return self.registry.online_json()
 
+    def online_among(self, keys, limit):
+        """The display names of up to `limit` users connected here among the name `keys`."""
+        return _among_here(self.registry, keys, limit)
+
     def count(self):
         """How many users are connected here."""
         return self.registry.count()
@@ -119,14 +154,14 @@ class RedisPresence:
         self.node = f"{os.uname().nodename}:{os.getpid()}:{os.urandom(4).hex()}"
         self._join, self._leave = client.register_script(_JOIN), client.register_script(_LEAVE)
         self._online, self._beat = client.register_script(_ONLINE), client.register_script(_BEAT)
-        self._reap = client.register_script(_REAP)
+        self._reap, self._among = client.register_script(_REAP), client.register_script(_AMONG)
         self._gone = None
         self._beating = Background(self._run)
         self._count = 0
 
     def join(self, user):
         """Add `user` here; True when no other live process has them."""
-        return self._ask(self._join, False, self.node, user) == 1
+        return self._ask(self._join, False, self.node, user, name_key(user)) == 1
 
     def leave(self, user):
         """Remove `user` here; True when no other live process has them."""
@@ -142,6 +177,20 @@ class RedisPresence:
     def online_json(self):
         """online() as a JSON array."""
         return orjson.dumps(self.online())
+
+    def online_among(self, keys, limit):
+        """The display names of up to `limit` users online anywhere among the name `keys`
+        (asked AMONG_PER_CALL at a time); those here alone when Redis is down."""
+        keys, names = iter(keys), []
+        while len(names) < limit:
+            chunk = list(itertools.islice(keys, AMONG_PER_CALL))
+            if not chunk:
+                break
+            found = self._ask(self._among, None, limit - len(names), *chunk)
+            if found is None:
+                return names + _among_here(self.registry, itertools.chain(chunk, keys), limit - len(names))
+            names += [name.decode() for name in found]
+        return names
 
     def count(self):
         """Users online everywhere as of the last heartbeat (at least those here)."""

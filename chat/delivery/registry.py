@@ -58,6 +58,10 @@ class Registry:
             self._online_json = bytearray(orjson.dumps(self.online()))
         return bytes(self._online_json)
 
+    def name_of(self, key):
+        """The display name of the user whose name key is `key`, when they are connected here."""
+        return self._names.get(key)
+
     def count(self):
         """How many users have a connection here."""
         return len(self._names)

@@ -24,6 +24,7 @@ from .fanout import Fanout
 from .greeting import Greeting
 from .log_follower import LogFollower
 from .memberships import Memberships
+from .people import People
 from .publisher import Publisher
 from .rate_limits import TokenBuckets
 from .read_markers import ReadMarkers
@@ -61,8 +62,9 @@ class Router:
         self.memberships = Memberships()
         self.typing = Typing(settings, store, registry, self.memberships, broker, presence)
         self.read_markers = ReadMarkers(store, registry, self.memberships, broker)
+        self.people = People(store, self.memberships)
         self._fanout = Fanout()
-        self._greeting = Greeting(store, presence, self._fanout)
+        self._greeting = Greeting(store, presence, self._fanout, self.people, settings.presence_limit)
         self._publisher = Publisher(broker, self.follower)
         self._messages_in = {kind: metrics.MESSAGES_IN.labels(kind) for kind in ("group", "direct", "room")}
 
@@ -115,6 +117,8 @@ class Router:
         except BaseException:
             held.release()
             raise
+        if first:
+            self.people.arrive(user)  # before the greeting reads the store (see people.py)
         self._fanout.hold(conn)  # from now on, deliveries wait for the greeting's backlog
         metrics.CONNECTIONS.labels(conn.transport).inc()
         conn.on_close = lambda closed: self._disconnected(user, closed, held, session)
@@ -139,8 +143,10 @@ class Router:
                 self._sessions.pop(session, None)
         self._fanout.forget(conn)
         metrics.CONNECTIONS.labels(conn.transport).dec()
-        if self.registry.remove(user, conn) and self.presence.leave(user):
-            self._gone(user)
+        if self.registry.remove(user, conn):
+            self.people.depart(user)
+            if self.presence.leave(user):
+                self._gone(user)
 
     # -- frames from a socket ---------------------------------------------
 
@@ -293,6 +299,7 @@ class Router:
             if event.get("erased"):
                 self.store.forget_name(event["user"])
                 self.memberships.forget_user(event["user"])
+                self.people.forget(event["user"])
             ended = event.get("session")
             conns = self._sessions.get(ended, ()) if ended else self.registry.sockets_of(event["user"])
             for conn in list(conns):
@@ -305,11 +312,14 @@ class Router:
             outgoing = Outgoing.of(server_frames.presence(event["user"], event["online"]))
             origin = event.get("origin")
             skip = next((c for c in self.registry.sockets_of(event["user"]) if self._origin(c) == origin), None)
-            self._fanout.send(self.registry.all_sockets(), outgoing, skip)
+            conns = (self.registry.sockets_among(self.people.watchers(event["user"])) if event.get("own")
+                     else self.registry.all_sockets())
+            self._fanout.send(conns, outgoing, skip)
 
     def _deliver_message(self, record, cid):
         """The log's next event: to its audience here, with the cid to the connection that sent it."""
         self.memberships.apply(record)  # in log order: before any later event of the room
+        self.people.note(record)
         waiting = self._acks.pop((name_key(record.from_user), cid), None) if cid is not None else None
         frame = server_frames.event(record)
         encoded = server_frames.encode(frame)
@@ -339,12 +349,14 @@ class Router:
 
     def _announce(self, user, online, origin=None):
         # In a crowd, pushing every coming and going to everyone costs N² frames: thousands
-        # arriving at once would bury every socket. Past the limit, hello and /api/users
-        # still tell who is online; pushes resume once the crowd thins.
+        # arriving at once would bury every socket. Past the limit they go to the user's
+        # own people only (each process finds those connected there); /api/users tells
+        # the rest. Pushes to everyone resume once the crowd thins.
+        event = {"kind": "presence", "user": user, "online": online, "origin": origin}
         if self.presence.count() > self.settings.presence_limit:
             metrics.PRESENCE_QUIET.inc()
-            return
-        self.broker.publish({"kind": "presence", "user": user, "online": online, "origin": origin})
+            event["own"] = True
+        self.broker.publish(event)
 
     def _resume(self):
         """The broker missed events for a while: every client here resumes from the store."""
@@ -375,6 +387,7 @@ class Router:
         """Close every connection of `user` and forget the name, on every worker and host."""
         self.store.forget_name(user)
         self.memberships.forget_user(user)
+        self.people.forget(user)
         self.broker.publish({"kind": "signed_out", "user": user, "erased": True,
                              "reason": "the account was deleted"})
 

@@ -97,14 +97,15 @@ def acknowledgement(encoded, cid):
 encode = orjson.dumps
 
 
-def hello(user, online_json, last_id):
-    """The first frame of every connection, encoded; `online_json` is the JSON array of who is online.
+def hello(user, online_json, last_id, complete=True):
+    """The first frame of every connection, encoded; `online_json` is the JSON array of who is
+    online, or with `complete` False of the user's own people online (a crowd: see greeting.py).
 
     Built from bytes: in a crowd the list is long, and encoding it afresh for every
     greeting would cost more than the rest of the connection.
     """
     return b"".join((b'{"type":"hello","user":', orjson.dumps(user), b',"online":', online_json,
-                     b',"last_id":', b"%d" % last_id, b"}"))
+                     b',"last_id":', b"%d" % last_id, b"}" if complete else b',"online_complete":false}'))
 
 
 def synced(last_id, truncated):

@@ -18,11 +18,12 @@ from .accounts import AccountStore
 from .changes import ChangeStore
 from .group_commit import GroupCommit
 from .markers import MarkerStore
+from .people import PeopleStore
 from .queries import COLUMNS, GROUP, MESSAGES_ONLY, PAIR, ROOM_MESSAGES, VISIBLE
 from .rooms import RoomStore
 
 
-class Store(AccountStore, RoomStore, ChangeStore, MarkerStore, ABC):
+class Store(AccountStore, RoomStore, ChangeStore, MarkerStore, PeopleStore, ABC):
     """Users, rooms and messages. Subclasses: SqliteStore (one host), PostgresStore (many).
 
     A subclass that lacks one of the abstract operations below cannot be built.

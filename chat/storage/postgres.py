@@ -213,6 +213,8 @@ class PostgresStore(Store):
 
     _last_id = staticmethod(_last_id)
 
+    _BYTES = ' COLLATE "C"'  # the prefix ranges of PeopleStore compare bytes, whatever the database's collation
+
     @staticmethod
     def _in_snapshot(conn, operation, *args):
         with conn.transaction():

@@ -1,4 +1,4 @@
-"""The JSON HTTP API: tokens, passwords, messages, users, the OpenAPI document."""
+"""The JSON HTTP API: tokens, passwords, messages, the OpenAPI document (users: users.py)."""
 
 from flask import Blueprint, jsonify, request
 
@@ -145,15 +145,6 @@ def typing(chat, user):
     """`{"with"}` or `{"room"}`: the caller is typing there; 204, relayed to the others."""
     chat.router.typing_in(user, client_frames.validate_typing(json_body()).conversation)
     return "", 204
-
-
-@bp.get("/api/users")
-def online_users():
-    """Who is online."""
-    chat = runtime()
-    if chat.settings.auth != "open" and sessions.current_user(chat) is None:
-        return unauthenticated()
-    return jsonify(online=sorted(chat.router.online(), key=str.casefold))
 
 
 @bp.get("/api/openapi.json")

@@ -9,9 +9,12 @@ from ..delivery.rooms import MAX_TOPIC
 from ..protocol.client_frames import HISTORY_DEFAULT, HISTORY_MAX, MAX_CID, MAX_ID
 from ..protocol.names import MAX_NAME, NAME_RULE
 from ..settings import Settings
+from .users import LIMIT_MAX as USERS_LIMIT_MAX, PAGE_DEFAULT as USERS_PAGE_DEFAULT, \
+    SEARCH_DEFAULT as USERS_SEARCH_DEFAULT
 
 NAME = {"type": "string", "minLength": 1, "maxLength": MAX_NAME, "pattern": r"^[\w.\-]+$",
         "description": f"{NAME_RULE}; case-insensitive"}
+PREFIX = {"type": "string", "minLength": 1, "maxLength": MAX_NAME}
 PASSWORD = {"type": "string", "minLength": MIN_PASSWORD, "maxLength": MAX_PASSWORD}
 CALLER = [{"bearer": []}, {"cookie": []}]
 MESSAGE_PATH = {"name": "id", "in": "path", "required": True,
@@ -226,10 +229,23 @@ PATHS = {
             "conversations": {"type": "array", "items": _ref("Conversation")}}}, "conversations"),
                       **_errors(401)}}},
     "/api/users": {"get": {
-        "summary": "Who is online",
+        "summary": "Who is online: everyone, a page of them by name, or accounts by name prefix",
+        "description": "No parameter: `online` lists everyone online (v1). `limit` or `after`: a page of "
+                       "them by name, and `next` (the `after` of the next page, null on the last). `q`: "
+                       "accounts whose name starts so, online or not, as `users`, paged the same way.",
         "security": CALLER,
-        "responses": {"200": _json({"type": "object", "required": ["online"], "properties": {
-            "online": {"type": "array", "items": {"type": "string"}}}}, "online users"), **_errors(401)}}},
+        "parameters": [
+            _query("q", PREFIX, "accounts whose name starts with this (any case)"),
+            _query("after", PREFIX, "only names after this one (the `next` of the page before)"),
+            _query("limit", {"type": "integer", "minimum": 1, "maximum": USERS_LIMIT_MAX},
+                   f"how many (default {USERS_PAGE_DEFAULT} online, {USERS_SEARCH_DEFAULT} with q)")],
+        "responses": {"200": _json({"type": "object", "properties": {
+            "online": {"type": "array", "items": {"type": "string"}},
+            "users": {"type": "array", "items": {"type": "object", "required": ["user", "online"], "properties": {
+                "user": {"type": "string"}, "online": {"type": "boolean"}}}},
+            "next": {"type": ["string", "null"]}},
+            "anyOf": [{"required": ["online"]}, {"required": ["users", "next"]}]}, "users"),
+            **_errors(400, 401)}}},
     "/events/{username}": {"get": {
         "summary": "The chat's server frames as Server-Sent Events",
         "description": "hello, the backlog, synced, then live message and presence events; `id:` on "

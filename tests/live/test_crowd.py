@@ -50,14 +50,15 @@ def test_a_crowd_hanging_up_at_once_goes_offline(open_server):
 
 
 def test_past_the_presence_limit_comings_and_goings_are_not_pushed(open_server):
-    """With more users online than the limit, presence waits; hello and /api/users still tell."""
+    """With more users online than the limit, presence goes to nobody who shares nothing with
+    the user; hello lists only the user; /api/users still tells everyone."""
     server = open_server(CHAT_PRESENCE_LIMIT="3")
     watcher, _ = joined(server, "watcher")
     ann, _ = joined(server, "ann")
     bob, _ = joined(server, "bob")
     assert [watcher.recv()["user"] for _ in range(2)] == ["ann", "bob"]
     cid, hello = joined(server, "cid")  # the fourth: past the limit
-    assert sorted(hello["online"]) == ["ann", "bob", "cid", "watcher"]
+    assert hello["online"] == ["cid"] and hello["online_complete"] is False
     watcher.assert_silent(0.5)
     status, body, _ = server.request("GET", "/api/users")
     assert status == 200 and body["online"] == ["ann", "bob", "cid", "watcher"]

@@ -566,3 +566,50 @@ def test_a_read_marker_reaches_the_users_and_the_peers_connections_on_the_other_
         assert client.recv_until(lambda frame: frame["type"] == "read") == expected
     (pair,) = [c for c in api(there, ann, "GET", "/api/conversations")[1]["conversations"] if c["with"] == bob]
     assert pair["peer_read_up_to"] == message["id"]
+
+
+# -- a greeting of bounded size across workers -------------------------------
+
+
+def hello_at(place, user, tries=50):
+    """(a Client of `user` at `place`, its hello), read up to synced (see connect_at)."""
+    srv, pid = place
+    for _ in range(tries):
+        client = srv.connect(user)
+        if holder_of(client.ws.sock, workers_of(srv)) == pid:
+            return client, client.sync()[0]
+        client.close()
+    raise AssertionError(f"no connection of {tries} reached worker {pid}")
+
+
+def test_past_the_presence_limit_one_s_people_on_the_other_worker_count(scaled, clients, name):
+    """Two workers over Redis, past the limit: hello lists a direct partner connected to the
+    other worker; the coming and going reach that partner there, and not a stranger beside them."""
+    srv = scaled(workers=2, CHAT_PRESENCE_LIMIT="2")
+    wait_for(lambda: len(workers_of(srv)) == 2, 10, "second worker")
+    here, there = [(srv, pid) for pid in sorted(workers_of(srv))]
+    me, partner = name("gm"), name("gp")
+    srv.token(partner)
+    assert api(here, me, "POST", "/api/messages", {"to_user": partner, "msg": "hi"})[0] == 201
+    friend = clients(connect_at(there, partner))
+    stranger = clients(connect_at(there, name("gs")))
+    clients(connect_at(here, name("gt")))
+
+    def past_the_limit(place):  # the workers learn the count from each other's heartbeats
+        probe, hello = hello_at(place, name("probe"))
+        probe.close()
+        return hello.get("online_complete") is False
+    for place in (here, there):  # both: a try of hello_at may come and go on either
+        wait_for(lambda place=place: past_the_limit(place), 15, "greeting past the limit")
+    mine, hello = hello_at(here, me)
+    assert hello["online"] == [me, partner] and hello["online_complete"] is False
+    assert friend.recv_until(lambda f: f.get("user") == me) == {"type": "presence", "user": me, "online": True}
+    mine.close()
+    assert friend.recv_until(lambda f: f.get("user") == me) == {"type": "presence", "user": me, "online": False}
+    stranger.ws.settimeout(timeout(0.5))
+    try:
+        while True:
+            frame = json.loads(stranger.ws.recv())
+            assert frame.get("user") != me, frame
+    except websocket.WebSocketTimeoutException:
+        pass

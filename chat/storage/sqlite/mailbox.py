@@ -189,3 +189,17 @@ def count(conn, searches, bound, params):
     tail = " OR ".join(where for _, where in searches)
     return conn.execute(f"""SELECT count(*) FROM ({" UNION ALL ".join(indexed)}
         UNION ALL SELECT id FROM messages WHERE id > {TAIL} AND id {bound} AND ({tail}))""", params).fetchone()[0]
+
+
+# The other side of each direct message of :me, through the mailbox and the tail.
+_PARTNERS = f"""SELECT DISTINCT CASE WHEN m.from_key = :me THEN m.to_key ELSE m.from_key END,
+                       CASE WHEN m.from_key = :me THEN m.to_user ELSE m.from_user END
+    FROM messages m WHERE m.id IN (
+        SELECT x.id FROM mb.mailbox x WHERE x.key = :me
+        UNION ALL SELECT id FROM messages WHERE id > {TAIL} AND (from_key = :me OR to_key = :me))
+    AND m.room_key IS NULL AND m.to_key IS NOT NULL"""
+
+
+def partner_rows(conn, me):
+    """(key, display name) of everyone :me exchanged a direct message with (oneself too)."""
+    return conn.execute(_PARTNERS, {"me": me}).fetchall()

@@ -18,8 +18,9 @@ from gevent.queue import Queue
 from ...errors import StoreUnavailable
 from ...protocol.server_frames import Message
 from ..base import Store, page
+from ..people import partner_map
 from .mailbox import (ENTRIES, FILL_QUIET, FILL_ROWS, FILL_SHARE, GROUP_HISTORY, PAIR_HISTORY, ROOM_SEARCH, count,
-                      fill_mailbox, forget, index, newest, open_mailbox, visible, with_mailbox)
+                      fill_mailbox, forget, index, newest, open_mailbox, partner_rows, visible, with_mailbox)
 from .schema import connect, open_database, truncate_log
 from .writing import insert_message, newest_id, run_batch, transaction
 
@@ -183,6 +184,10 @@ class SqliteStore(Store):
         return (last_id, *page(rows, limit))
 
     _last_id = staticmethod(newest_id)
+
+    @staticmethod
+    def _partners(conn, me):
+        return partner_map(partner_rows(conn, me), me)
 
     @staticmethod
     def _visible(conn, me, since, limit):
