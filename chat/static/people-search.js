@@ -68,10 +68,16 @@ export function startPeopleSearch(client, me, {openPerson}) {
   input.addEventListener("keydown", (event) => {
     if (event.key === "Escape") { input.value = ""; clear(); }
   });
-  // Enter opens the first person found.
-  $("find-people").addEventListener("submit", (event) => {
+  // Enter opens the first person found, asking at once when typing has not paused yet
+  // (every keystroke empties the list, so a button shown is an answer to the box's text).
+  $("find-people").addEventListener("submit", async (event) => {
     event.preventDefault();
-    const first = $("found").querySelector("button");
-    if (first) first.click();
+    const prefix = input.value.trim();
+    if (!prefix) return;
+    if (!$("found").querySelector("button")) {
+      clearTimeout(timer);
+      await search(prefix);
+    }
+    $("found").querySelector("button")?.click();
   });
 }

@@ -261,3 +261,18 @@ def test_listen_shows_edits_deletes_and_typing(cli, server, transport):
     assert [line.split(" ", 2)[-1] if line.startswith("#") else line for line in listener.printed] == [
         f"{peer} is typing to you", f"{peer} → {me}: tpyo", f"{peer} edited #{message_id}: typo",
         f"{peer} deleted #{message_id}"]
+
+
+def test_unread_lists_conversations_with_their_counts(cli, server):
+    """unread: the direct conversation with two unread messages first, then the group."""
+    cli("login", "ned_u")
+    sender = server.connect("oli_u")
+    sender.sync()
+    for i in range(2):
+        sender.send(to_user="ned_u", msg=f"unread {i}", cid=str(i))
+        sender.recv_until(lambda f, cid=str(i): f.get("cid") == cid)
+    sender.close()
+    code, out, _ = cli("unread")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].startswith("oli_u  2 unread"), out
+    assert any(line.startswith("everyone  ") for line in lines), out
