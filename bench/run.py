@@ -5,7 +5,9 @@ core 1; the table gives the median over the rounds. Results go to bench/results.
 the chart to bench/chart.png. BENCH_ROUNDS (default 3) sets the number of rounds.
 BENCH_SCENARIOS (default all) runs only some of them, comma-separated, of: idle (2,000
 idle connections), direct (saturated and the in-flight sweep), group, stall, paced, many
-(BENCH_MANY connections), rooms, scaling; such a run prints its table and keeps no file.
+(BENCH_MANY connections), rooms, scaling, conversations (GET /api/conversations of a user with
+200 conversations over 1,000,000 messages, bench/conversations.py); such a run prints its
+table and keeps no file.
 """
 
 import json
@@ -39,7 +41,7 @@ P99_CEILING_MS = 100  # the p99 panels of the chart stop here
 # The crowd rule of every server compared: presence is pushed while at most this many users
 # are online (the chat server's CHAT_PRESENCE_LIMIT, which the baselines read too).
 PRESENCE_LIMIT = int(os.environ.get("CHAT_PRESENCE_LIMIT", "1000"))
-SCENARIOS = ("idle", "direct", "group", "stall", "paced", "many", "rooms", "scaling")
+SCENARIOS = ("idle", "direct", "group", "stall", "paced", "many", "rooms", "scaling", "conversations")
 # The room run: ROOMS rooms of ROOM_SIZE members and one of BIG_ROOM (the same users: each
 # is in the big room and one small one), against the servers with rooms. How each server
 # learns a connection's rooms: the chat server by its HTTP API before the connections
@@ -511,7 +513,7 @@ def main():
     many = int(os.environ.get("BENCH_MANY", "15000"))
     scenarios = chosen_scenarios()
     per_kind = {kind: [] for kind in SERVERS}
-    for number in range(1, rounds + 1 if set(scenarios) - {"scaling"} else 1):
+    for number in range(1, rounds + 1 if set(scenarios) - {"scaling", "conversations"} else 1):
         for kind in SERVERS:
             print(f"round {number}/{rounds}: {kind}", file=sys.stderr, flush=True)
             per_kind[kind].append(one_round(kind, many, scenarios))
@@ -521,6 +523,11 @@ def main():
     if "scaling" in scenarios:
         print("scaling: gunicorn over Redis, 1 and 2 workers", file=sys.stderr, flush=True)
         scale = scaling()
+    listing = None
+    if "conversations" in scenarios:
+        print("conversations: GET /api/conversations over a long history", file=sys.stderr, flush=True)
+        from conversations import conversations  # pylint: disable=import-outside-toplevel
+        listing = conversations(Server)
     about = machine()
     text = f"Medians of {rounds} rounds; {about}; servers on core {SERVER_CORE}, load on core {LOAD_CORE}.\n\n"
     if results["chat"]:
@@ -529,13 +536,18 @@ def main():
         text += (f"\nScaling (gunicorn + Redis, nothing pinned, load on the same 2 cores): direct messages/s "
                  f"1 worker {scale[1]['direct_per_s']:,.0f}, 2 workers {scale[2]['direct_per_s']:,.0f}; "
                  f"group deliveries/s 1 worker {scale[1]['group_per_s']:,.0f}, 2 workers {scale[2]['group_per_s']:,.0f}.\n")
+    if listing:
+        text += (f"\nGET /api/conversations, {listing['conversations']} conversations over "
+                 f"{listing['messages']:,} messages (SQLite): median {listing['median_ms']} ms, "
+                 f"p99 {listing['p99_ms']} ms.\n")
     print(text)
     if scenarios != SCENARIOS:
         print(f"(scenarios {', '.join(scenarios)} only: bench/results.json and bench/chart.png are left as they were)",
               file=sys.stderr)
         return
     (HERE / "results.json").write_text(json.dumps({"machine": about, "rounds": per_kind, "medians": results,
-                                                   "scaling": scale, "table": text}, indent=1) + "\n")
+                                                   "scaling": scale, "conversations": listing,
+                                                   "table": text}, indent=1) + "\n")
     chart(results, scale, f"make bench: medians of {rounds} rounds ({about})", HERE / "chart.png")
 
 
