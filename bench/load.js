@@ -4,8 +4,9 @@
 //   node bench/load.js '{"url": "ws://127.0.0.1:PORT", "scenario": "direct", ...}'
 //
 // Scenarios (the options below are their defaults):
-//   idle    {n: 2000, limit_s: 30}          connect n users, report the time, hold them until
+//   idle    {n: 2000, limit_s: 30, parse: true}  connect n users, report the time, hold them until
 //                                           stdin says "close" (the runner reads memory meanwhile);
+//                                           each client JSON-parses every frame it receives;
 //                                           past limit_s it reports how many it connected instead;
 //                                           at "close", the presence frames they had received
 //   direct  {users: 200, senders: 50, inflight: 8, seconds: 5}
@@ -45,6 +46,11 @@ const MEMBER = -1; // not a letter: see `kindOf`
 // Presence frames received by every client (only counted: the idle scenario reports them,
 // to show what the servers pushed while a crowd connected).
 let presenceFrames = 0;
+// Whether clients parse every frame they receive, as the page does (the idle scenario's
+// crowd: what a greeting and the presence pushes cost a real client is part of connecting).
+// The other scenarios measure the servers' message rates, where parsing each delivery
+// would make the generator the bottleneck.
+let parseEvery = false;
 
 function kindOf(data) {
   // The first letter of a server frame's type: each of them starts {"type":"<type>", or
@@ -118,8 +124,9 @@ class Client {
   }
 
   text(data) {
-    // hello and presence matter to no scenario: in a crowd, parsing them would make the
-    // generator the bottleneck (every hello lists everyone online). Nor is a delivery parsed.
+    // Outside the crowd (parseEvery), hello and presence matter to no scenario, and a
+    // delivery is recognised from its bytes, not parsed.
+    const parsed = parseEvery ? JSON.parse(data) : null;
     const kind = kindOf(data);
     if (kind === PRESENCE) presenceFrames += 1;
     if (kind === HELLO || kind === PRESENCE || kind === MEMBER) return; // member: the joins, in a backlog
@@ -128,7 +135,7 @@ class Client {
       if (!own && this.onDelivery) this.onDelivery(keyOf(data));
       return;
     }
-    const frame = JSON.parse(data);
+    const frame = parsed || JSON.parse(data);
     if (frame.type === 'error') this.errors += 1;
     if (this.onText) this.onText(frame);
   }
@@ -320,6 +327,7 @@ async function idle() {
   const lines = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
   await lines.next();
   presenceFrames = 0; // the warm-up's do not count
+  parseEvery = opts.parse !== false; // the crowd's clients read every frame as the page does
   const started = now();
   const clients = [];
   // A server may close handshakes it finds too slow (`websockets` does after 10 s): those

@@ -8,9 +8,11 @@ never speeds: the figures are the benchmark's job.
 """
 
 import importlib.util
+import json
 import math
 
 import pytest
+import websocket
 
 from liveserver import ROOT
 
@@ -125,3 +127,20 @@ def test_medians_leave_out_what_a_round_could_not_give():
     rounds = [{"rate": 1, "connect_s": None}, {"rate": 3, "connect_s": None}, {"rate": 2, "connect_s": 7.5}]
     assert run.medians(rounds) == {"rate": 2, "connect_s": 7.5}
     assert run.medians([{"connect_s": None}]) == {"connect_s": None}
+
+
+@pytest.mark.parametrize("kind", ["chat", "tutorial", "websockets"])
+def test_every_server_bounds_the_greeting_past_the_limit(kind):
+    # The same rule everywhere: past the limit a hello names the user (and their own
+    # people; strangers here) and says online_complete false.
+    server = run.Server(kind, cores=None, env={"CHAT_PRESENCE_LIMIT": "2"})
+    opened = []
+    try:
+        for i in range(4):
+            opened.append(websocket.create_connection(f"{server.url}/ws/crowd{i}", timeout=10))
+            hello = json.loads(opened[-1].recv())
+        assert hello["online"] == ["crowd3"] and hello["online_complete"] is False
+    finally:
+        for conn in opened:
+            conn.close()
+        server.stop()
