@@ -50,12 +50,12 @@ export function backoffDelay(attempt, {initial = 500, max = 15000, factor = 2, j
 /**
  * The conversation a frame belongs to, as `user` names it: `{room}`, `{with: "*"}` (the
  * group) or `{with: <the other person>}`. For messages, edits and deletes (`room`,
- * `from_user`, `to_user`) and typing frames (`room`, `with`, `user`).
+ * `from_user`, `to_user`), typing and read frames (`room`, `with`, `user`).
  */
 export function conversationOf(frame, user) {
   if (frame.room) return {room: frame.room};
   const me = String(user).toLowerCase();
-  if (frame.type === "typing") {
+  if (frame.type === "typing" || frame.type === "read") {
     // A direct notice names the conversation as its sender did: by the recipient's name.
     if (frame.with === "*") return {with: "*"};
     return {with: String(frame.with).toLowerCase() === me ? frame.user : frame.with};
@@ -149,7 +149,7 @@ export class ChatClient {
 
   /**
    * Call `handler` on each event of `type`: "status", "hello", "message", "member",
-   * "edit", "delete", "typing", "synced", "presence", "error", "reset", or "frame" (every
+   * "edit", "delete", "typing", "read", "synced", "presence", "error", "reset", or "frame" (every
    * server frame). Returns a function that removes it.
    */
   on(type, handler) {
@@ -385,6 +385,9 @@ export class ChatClient {
       case "typing":
         this._emit("typing", frame);
         break;
+      case "read":
+        this._emit("read", frame);
+        break;
       case "member":
         if (this._firstSight(frame.id)) this._emit("member", frame, this._info(true));
         break;
@@ -405,7 +408,7 @@ export class ChatClient {
         this._onError(frame, null);
         break;
       default:
-        break;  // other frames (read markers, …): the "frame" event has them
+        break;  // other frames: the "frame" event has them
     }
   }
 
@@ -502,6 +505,24 @@ export class ChatClient {
     return true;
   }
 
+  /**
+   * Move this user's read marker in a conversation (`{with: "bob"}`, `{with: "*"}` or
+   * `{room}`) up to message id `up_to`. Over a socket the read frame goes out and the
+   * answer is the `read` event; over events it is `POST /api/read`, which resolves with
+   * `{up_to}` (the marker now). Not kept for later: while not live it does nothing and
+   * resolves with null (the page sends it again once it is back).
+   */
+  async markRead({with: other, room, up_to: upTo}) {
+    if (this._state !== State.LIVE) return null;
+    const target = room != null ? {room, up_to: upTo} : {with: other ?? "*", up_to: upTo};
+    if (this._socket && this._socket.readyState === OPEN) {
+      this._socket.send(JSON.stringify({type: "read", ...target}));
+      return null;
+    }
+    if (this._events) return this._request("POST", "/api/read", target);
+    return null;
+  }
+
   _transmit(entry) {
     if (this._socket && this._socket.readyState === OPEN) this._socket.send(JSON.stringify(entry.frame));
     else if (this._events) this._post(entry);
@@ -593,6 +614,14 @@ export class ChatClient {
     const query = new URLSearchParams({q: prefix});
     if (limit !== undefined) query.set("limit", String(limit));
     return (await this._get(`/api/users?${query}`)).users;
+  }
+
+  /**
+   * Every conversation of this user, newest activity first (GET /api/conversations): items
+   * of `with` or `room`, `last_id`, `read_up_to`, `unread`, and `peer_read_up_to` (direct).
+   */
+  async fetchConversations() {
+    return (await this._get("/api/conversations")).conversations;
   }
 
   /** Who is online now (GET /api/users). */

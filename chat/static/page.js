@@ -2,11 +2,12 @@
 // history and presence. The protocol (connection, resume, acknowledgements, resend,
 // backoff, the events fallback) is chat-client.js's; the rooms' own controls are
 // rooms.js's; a message's item is message-view.js's, editing your own editing.js's, who
-// is typing typing.js's; this file turns the client's events into the page and back.
+// is typing typing.js's, unread counts, read markers and "Seen" read-state.js's; this file turns the client's events into the page and back.
 import {ChatClient, State, conversationOf as addressOf, newCid} from "./chat-client.js";
 import {startEditing} from "./editing.js";
 import {applyChange, el, isDeleted, messageItem} from "./message-view.js";
 import {startPeopleSearch} from "./people-search.js";
+import {startReadState} from "./read-state.js";
 import {startRooms} from "./rooms.js";
 import {startTyping} from "./typing.js";
 
@@ -61,7 +62,7 @@ function startPage(root) {
     button.append(room ? el("span", "#", "hash") : el("span", undefined, "dot"), el("span", label, "name"),
       el("span", "", "unread"));
     button.addEventListener("click", () => { open(key); $("text").focus(); });
-    conv = {key, name: label, room, list, button, unread: new Set(), oldest: Infinity, fetched: false, complete: false};
+    conv = {key, name: label, room, list, button, oldest: Infinity, fetched: false, complete: false};
     conversations.set(key, conv);
     placeInSidebar(conv);
     refreshEntry(conv);
@@ -87,7 +88,7 @@ function startPage(root) {
   function refreshEntry(conv) {
     const isOnline = conv.key === GROUP || online.has(conv.key);
     conv.button.classList.toggle("online", isOnline);
-    const unread = conv.unread.size;  // the ids of the messages not seen yet
+    const unread = reads.unreadOf(conv);
     conv.button.querySelector(".unread").textContent = unread ? String(unread) : "";
     if (conv.key === active) conv.button.setAttribute("aria-current", "true");
     else conv.button.removeAttribute("aria-current");
@@ -95,7 +96,7 @@ function startPage(root) {
     if (conv.key !== GROUP && !conv.room) parts.push(isOnline ? "online" : "offline");
     if (unread) parts.push(`${unread} unread`);
     conv.button.setAttribute("aria-label", parts.join(", "));
-    const total = [...conversations.values()].reduce((sum, c) => sum + c.unread.size, 0);
+    const total = [...conversations.values()].reduce((sum, c) => sum + reads.unreadOf(c), 0);
     $("menu-unread").textContent = total ? `(${total} unread)` : "";
     document.title = total ? `(${total}) ${TITLE}` : TITLE;  // seen from another tab
   }
@@ -116,7 +117,6 @@ function startPage(root) {
     const conv = conversation(key);
     if (previous) { previous.list.hidden = true; refreshEntry(previous); }
     conv.list.hidden = false;
-    conv.unread.clear();
     refreshEntry(conv);
     editing.cancel();
     typing.show(key);
@@ -130,6 +130,7 @@ function startPage(root) {
     $("menu").setAttribute("aria-expanded", "false");
     updateOlderButton(conv);
     scrollToEnd();
+    reads.seeing(conv);
     if (!conv.fetched) loadOlder();
   }
 
@@ -178,8 +179,8 @@ function startPage(root) {
     const wasAtEnd = nearEnd();
     place(conv, li, m.id);
     if (how !== "history") typing.stopped(conv.key, m.from_user);
+    reads.heardMessage(conv, m, mine, how === "live" && !isDeleted(li));
     if (how === "live" && !mine && !isDeleted(li)) {
-      if (conv.key !== active) { conv.unread.add(m.id); refreshEntry(conv); }
       const where = m.room ? ` in ${m.room}` : m.to_user ? " to you" : "";
       $("announce").textContent = `${m.from_user}${where}: ${m.msg}`;
     }
@@ -198,8 +199,7 @@ function startPage(root) {
     applyChange(li, change);
     editing.dropped(li);
     if (change.type !== "delete") return;
-    const conv = conversationOf(change);  // a message deleted before it was read is not unread
-    if (conv.unread.delete(change.of)) refreshEntry(conv);
+    reads.heardDelete(conversationOf(change), change);  // a message deleted before it was read is not unread
   }
 
   /** "bob joined", "bob left", "alice added bob": a member event in its room's timeline. */
@@ -278,6 +278,7 @@ function startPage(root) {
       conv.fetched = true;
       conv.complete = messages.length < PAGE;
       updateOlderButton(conv);
+      reads.seeing(conv);
     } finally {
       loading = false;
     }
@@ -302,7 +303,7 @@ function startPage(root) {
     const conv = conversation(key, name);
     // Someone never talked with leaves the sidebar when they go offline: a crowd of
     // passers-by (or of names made to fill it) does not stay in it.
-    if (!isOnline && key !== active && !conv.list.querySelector(".msg")) dropConversation(conv);
+    if (!isOnline && key !== active && !conv.list.querySelector(".msg") && !conv.read?.counted) dropConversation(conv);
     else refreshEntry(conv);
   }
 
@@ -348,7 +349,9 @@ function startPage(root) {
   client.on("edit", showChange);
   client.on("delete", showChange);
   client.on("typing", (frame) => typing.heard(frame));
-  client.on("synced", () => { firstSync = false; rooms.reconcile(); });
+  // The markers are not in the backlog: the counts are asked for after every (re)connect.
+  client.on("synced", () => { firstSync = false; rooms.reconcile(); reads.load(); });
+  client.on("read", (frame) => reads.heardRead(frame));
   client.on("presence", (frame) => setOnline(frame.user, frame.online));
   client.on("error", (frame) => setStatus($("status").dataset.state, `error: ${frame.detail}`));
 
@@ -465,6 +468,14 @@ function startPage(root) {
     $("menu").setAttribute("aria-expanded", String(shown));
   });
 
+  const reads = startReadState(client, me, {
+    conversationFor: (address) => address.room ? roomConversation(address.room)
+      : address.with === GROUP ? conversation(GROUP) : conversation(keyOf(address.with), address.with),
+    addressOf: addressOfConv,
+    refresh: refreshEntry,
+    active: () => conversations.get(active) ?? null,
+    isDirect: (conv) => !conv.room && conv.key !== GROUP,
+  });
   const editing = startEditing(client, {text: $("text"), bar: $("editing-bar"), button: $("send"), cancelButton: $("cancel-edit")});
   const typing = startTyping(me, {keyFor: keyOfAddress, element: $("typing")});
   startPeopleSearch(client, me, {openPerson: (name) => { open(conversation(keyOf(name), name).key); $("text").focus(); }});

@@ -262,3 +262,48 @@ def test_edits_and_deletes_made_while_away_come_with_since(people, server):
     see(message(bob, "edited while away").locator(".edited"), "(edited)")
     see(bob.locator(f".thread:not([hidden]) li.msg[data-id='{gone['id']}'] .text"), "message deleted")
     ann.close()
+
+
+def test_read_markers_follow_bob_to_his_other_device_and_show_seen_to_ann(people, server):
+    """bob has 2 unread from ann; a second page of bob's (another device: a fresh page, so
+    the counts come from the server) shows them too; opening the conversation there drops
+    the first page's count to 0 (a read frame), and ann sees "Seen" under her last message,
+    live and after a reload."""
+    ann, bob = people("ann_rm"), people("bob_rm")
+    entry(ann, "bob_rm").wait_for()
+    open_conversation(ann, "bob_rm")
+    say(ann, "one")
+    say(ann, "two")
+    count = lambda page: entry(page, "ann_rm").locator(".unread")  # noqa: E731
+    see(count(bob), "2")
+    expect(bob).to_have_title("(2) Chat", timeout=timeout(10) * 1000)
+    assert message(ann, "two").locator(".seen").count() == 0, "bob has not opened it"
+
+    console = []
+    other = bob.context.new_page()  # the context's init script watches CSP violations here too
+    other.on("console", lambda line: console.append(line.text))
+    other.set_default_timeout(timeout(10) * 1000)
+    other.goto(server.url + "/")
+    other.wait_for_selector("#status:text('live')")
+    see(count(other), "2")
+    expect(other).to_have_title("(2) Chat", timeout=timeout(10) * 1000)
+
+    open_conversation(other, "ann_rm")
+    see(count(other), "")
+    see(count(bob), "")
+    expect(bob).to_have_title("Chat", timeout=timeout(10) * 1000)
+    see(message(ann, "two").locator(".seen"), "Seen")
+    assert message(ann, "one").locator(".seen").count() == 0, "only under the last one read"
+
+    ann.reload()
+    ann.wait_for_selector("#status:text('live')")
+    open_conversation(ann, "bob_rm")
+    see(message(ann, "two").locator(".seen"), "Seen")
+    bob.reload()
+    bob.wait_for_selector("#status:text('live')")
+    entry(bob, "ann_rm").wait_for()
+    bob.wait_for_timeout(300)
+    assert count(bob).inner_text() == "", "the marker is the server's"
+    assert other.evaluate("window.violations") == []
+    assert not [text for text in console if "Content Security Policy" in text], console
+    other.close()
