@@ -35,20 +35,23 @@ class AddressLimits:
         """A held place for one more connection from `address`; None past
         CHAT_MAX_CONNECTIONS_PER_ADDRESS. Release it once the connection is closed."""
         if self.exempt(address):
-            return _Held(self, address, counted=False)
+            return _Held(self, address, counted=False, exempt=True)
         if self._open[address] >= self.settings.max_connections_per_address:
             return None
         self._open[address] += 1
-        return _Held(self, address, counted=True)
+        return _Held(self, address, counted=True, exempt=False)
 
     def _release(self, address):
         self._open[address] -= 1
         if self._open[address] <= 0:
             del self._open[address]
 
-    def take_event(self, address):
-        """Count one stored event (a message) from `address`; False when its bucket is empty."""
-        return self.exempt(address) or self._events.take(address)
+    def take_event(self, address, exempt=None):
+        """Count one stored event (a message) from `address`; False when its bucket is empty.
+
+        `exempt` is what `exempt(address)` said, for a caller that remembers it (a
+        connection asks once, not for every message)."""
+        return (self.exempt(address) if exempt is None else exempt) or self._events.take(address)
 
     def accounts_per_hour(self, address):
         """New accounts `address` may make in an hour; None when it is exempt."""
@@ -56,13 +59,13 @@ class AddressLimits:
 
 
 class _Held:
-    """One held connection place for `address`; `release()` gives it back, once however
-    often it is called."""
+    """One held connection place for `address` (`exempt`: whether CHAT_LIMIT_EXEMPT covers
+    it); `release()` gives it back, once however often it is called."""
 
-    __slots__ = ("_limits", "address", "_counted")
+    __slots__ = ("_limits", "address", "_counted", "exempt")
 
-    def __init__(self, limits, address, counted):
-        self._limits, self.address, self._counted = limits, address, counted
+    def __init__(self, limits, address, counted, exempt):
+        self._limits, self.address, self._counted, self.exempt = limits, address, counted, exempt
 
     def release(self):
         """Give the place back (the connection closed, or never opened)."""
@@ -71,4 +74,4 @@ class _Held:
             self._limits._release(self.address)  # pylint: disable=protected-access
 
 
-NOT_HELD = _Held(None, None, counted=False)  # a connection nothing counts (in-process tests)
+NOT_HELD = _Held(None, None, counted=False, exempt=False)  # a connection nothing counts (in-process tests)

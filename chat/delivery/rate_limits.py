@@ -31,6 +31,12 @@ class TokenBuckets:
             self._sweep(now)
         return True
 
+    def give_back(self, key):
+        """Return the token `take` just took for `key`: what it was taken for was refused."""
+        if key in self._buckets:
+            tokens, then = self._buckets[key]
+            self._buckets[key] = (min(self.burst, tokens + 1), then)
+
     def wait(self, key):
         """Seconds until `key` has a token again (0 when it has one now)."""
         tokens = self._level(key, monotonic())

@@ -100,7 +100,7 @@ class Router:
         # next one is read while they commit: a connection keeps up to PIPELINE messages
         # in flight, so one sender is not held to one message per fsync.
         in_flight = BoundedSemaphore(PIPELINE)
-        sender = _Sender(user, held.address)
+        sender = _Sender(user, held.address, held.exempt)
         ws.listen(functools.partial(self._take_frame, sender, ws, in_flight),
                   functools.partial(self._try_frame_now, sender, ws, in_flight))
 
@@ -222,7 +222,7 @@ class Router:
         Returns (stored record, created): not created when the cid was seen before.
         """
         ack = _ack_key(user, message, origin)
-        queued = self._admit(_Sender(user, address), message, origin, ack)
+        queued = self._admit(_Sender(user, address, self.limits.exempt(address)), message, origin, ack)
         try:
             record, created = queued.get()
         except BaseException:
@@ -255,15 +255,15 @@ class Router:
 
     def _take_rate(self, sender, cid):
         """Count one stored event against the sender's bucket and its address's; FrameRejected
-        (and nothing counted) when either is empty."""
+        (and nothing counted) when either is empty. An exempt address has no bucket to look at."""
         key = name_key(sender.user)
-        if self._rate.wait(key):
+        if not self._rate.take(key):
             raise FrameRejected("rate_limited", f"at most {self.settings.rate_per_second:g} messages a second; "
                                 "slow down", cid)
-        if not self.limits.take_event(sender.address):
+        if not sender.exempt and not self.limits.take_event(sender.address, exempt=False):
+            self._rate.give_back(key)
             raise FrameRejected("rate_limited", f"at most {self.settings.address_rate_per_second:g} messages a "
                                 "second from one address, all its users together; slow down", cid)
-        self._rate.take(key)
 
     def _stored(self, message, origin, ack, record, created):  # pylint: disable=too-many-arguments
         """The commit is done: publish a new event, or acknowledge a repeated one; FrameRejected
@@ -397,8 +397,9 @@ class Router:
             conn.close(code, reason)
 
 
-class _Sender(collections.namedtuple("_Sender", "user address")):
-    """Who sends: the display name, and the client address its limits count against."""
+class _Sender(collections.namedtuple("_Sender", "user address exempt")):
+    """Who sends: the display name, the client address its limits count against, and
+    whether CHAT_LIMIT_EXEMPT covers that address (asked once per connection)."""
 
     __slots__ = ()
 

@@ -206,3 +206,35 @@ def test_nothing_reaches_a_connection_before_its_hello(tmp_path):
     finally:
         router.stop()
         store.close()
+
+
+def test_an_address_refusal_takes_nothing_from_the_user(tmp_path):
+    """Past its address's burst a message is refused, and its user's own bucket keeps the token:
+    the user's connection from an exempt address may still send the rest of the user's burst."""
+    settings = Settings(data_dir=str(tmp_path), rate_per_second=0.001, rate_burst=4,
+                        address_rate_per_second=0.001, address_rate_burst=2)
+    store = SqliteStore(str(tmp_path / "chat.db"))
+    registry = Registry(settings.max_connections_per_user)
+    router = Router(settings, store, registry, LocalBroker(), LocalPresence(registry))
+    router.start()
+    try:
+        far, near = FakeConnection(), FakeConnection()
+        router.serve("nia", far, held=router.limits.hold_connection("203.0.113.9"))
+        router.serve("nia", near, held=router.limits.hold_connection("127.0.0.1"))
+        for conn, tag, count in ((far, "f", 4), (near, "n", 3)):
+            for n in range(count):
+                conn.on_message(json.dumps({"msg": f"{tag}{n}", "cid": f"{tag}{n}"}))
+            conn.wait_for(lambda frame, tag=tag: frame.get("cid") == f"{tag}1" and frame["type"] == "message")
+
+        def outcomes(conn):  # cid -> "stored" or the error's code and detail
+            return {frame["cid"]: (frame.get("code", "stored"), "address" in frame.get("detail", ""))
+                    for frame in conn.frames if frame["type"] in ("message", "error") and frame.get("cid")}
+
+        refused_by_address = ("rate_limited", True)
+        assert outcomes(far) == {"f0": ("stored", False), "f1": ("stored", False), "f2": refused_by_address,
+                                 "f3": refused_by_address}
+        assert outcomes(near) == {"n0": ("stored", False), "n1": ("stored", False), "n2": ("rate_limited", False)}
+    finally:
+        router.close_all(1001, "test over")
+        router.stop()
+        store.close()

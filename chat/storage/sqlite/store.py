@@ -77,10 +77,11 @@ class SqliteStore(Store):
         self._writer.close()
 
     def _run_batch(self, batch):
-        outcomes, self._committed = gevent.get_hub().threadpool.apply(run_batch, (self._writer, batch))
+        outcomes, self._committed, erased = gevent.get_hub().threadpool.apply(run_batch,
+                                                                              (self._writer, batch, _erases))
         self._last_write = time.monotonic()
         self._consider_filling()
-        if any(_erases(operation, args) for operation, args in batch):
+        if erased:
             self.erase_soon()
         return outcomes
 

@@ -26,18 +26,20 @@ def transaction(conn, begin):
         raise
 
 
-def run_batch(conn, batch):
-    """One transaction for the whole batch: one commit, one fsync. Returns the outcomes
-    and the newest message id."""
+def run_batch(conn, batch, erases):
+    """One transaction for the whole batch: one commit, one fsync. Returns the outcomes,
+    the newest message id, and whether `erases(operation, args)` was true of an entry
+    (asked only of the entries that are not messages: a message never erases)."""
     with transaction(conn, "BEGIN IMMEDIATE"):
-        outcomes = []
+        outcomes, erased = [], False
         for operation, entries in itertools.groupby(batch, key=lambda entry: entry[0]):
             calls = [args for _, args in entries]
             if operation is insert_message:
                 outcomes += _insert_messages(conn, calls)
             else:
+                erased = erased or any(erases(operation, args) for args in calls)
                 outcomes += [operation(conn, *args) for args in calls]
-        return outcomes, newest_id(conn)
+        return outcomes, newest_id(conn), erased
 
 
 _INSERT = ("INSERT INTO messages (from_key, from_user, to_key, to_user, msg, ts, cid, room_key, room) "
