@@ -121,13 +121,18 @@ class Server:
 
     def stop(self):
         """Stop the server and remove its data."""
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
         shutil.rmtree(self.data, ignore_errors=True)
+
+
+def stop_process(proc):
+    """Stop a server process: SIGTERM, then SIGKILL after 10 s (bench/soak.py uses it too)."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def children(pid):

@@ -33,6 +33,8 @@ import gevent
 import gevent.pool
 import websocket
 
+from run import stop_process  # bench/ is the script's folder, so on its path
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 SECONDS = int(os.environ.get("SOAK_SECONDS", "600"))
@@ -101,12 +103,7 @@ class Server:
 
     def stop(self):
         """Stop the server (SIGTERM, then SIGKILL after 10 s)."""
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
         self.log.close()
 
 

@@ -101,7 +101,7 @@ class LoopReading:
                 if not self._inbox and not self._more(spell):
                     break
                 message = self.receive()
-                if message is not None:
+                if message is not None and self.state is not State.CLOSED:
                     self._on_message(message)
         except Exception:  # pylint: disable=broad-except
             self.fail_internally("WebSocket reader")

@@ -155,3 +155,7 @@ class ChatWebSocket(FrameReading, LoopReading, QueuedWriting, WebSocket):
         self.close(1000, "")
         self.flush(CLOSE_TIMEOUT)
         self.abort()
+        # The handlers given to `listen` hold this object (the router's partials name it):
+        # let them go, so that reference counting frees a closed connection at once. The
+        # collector, tuned to run seldom (process_tuning), would leave the cycles for long.
+        self._on_message = self._try_now = None
