@@ -130,6 +130,9 @@ export function startReadState(client, me, hooks) {
     }
     const wait = state.sentAt + READ_INTERVAL_MS - Date.now();
     if (wait > 0) {
+      // The frame waits for the interval, but what is on screen is read now: no count
+      // beside a conversation one is looking at.
+      if (unreadOf(conv)) { state.base = 0; state.live.clear(); hooks.refresh(conv); }
       state.timer ??= setTimeout(() => { state.timer = null; seeing(conv); }, wait);
       return;
     }
