@@ -33,6 +33,19 @@ def eventually(check, seconds=5):
         time.sleep(0.05)
 
 
+def bearer(srv, user):
+    """The Authorization header of `user`."""
+    return {"Authorization": f"Bearer {srv.token(user)}"}
+
+
+def synced(srv, clients, *users):
+    """A synced socket for each of `users` on `srv`, closed by the `clients` fixture."""
+    sockets = [clients(srv.connect(user)) for user in users]
+    for client in sockets:
+        client.sync()
+    return sockets
+
+
 def free_port():
     """A TCP port nobody listens on right now."""
     with socket.socket() as sock:

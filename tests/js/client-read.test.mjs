@@ -4,11 +4,9 @@ import assert from "node:assert/strict";
 import {test} from "node:test";
 
 import {ChatClient, ChatError, conversationOf, State} from "../../chat/static/chat-client.js";
+import {HELLO, SERVER, SYNCED, socketClient} from "./fake-socket.mjs";
 import {within} from "./live-server.mjs";
 
-const SERVER = "http://chat.invalid";
-const HELLO = {type: "hello", user: "vi", online: ["vi"], last_id: 40};
-const SYNCED = {type: "synced", last_id: 40, truncated: false};
 
 /** A fetch that records its requests and answers `answer(path, init)` ({status, body}). */
 function recordingFetch(answer) {
@@ -22,23 +20,6 @@ function recordingFetch(answer) {
   return {calls, fetch};
 }
 
-function socketClient(options = {}) {
-  const sockets = [];
-  class Fake {
-    constructor(url) {
-      this.url = url;
-      this.readyState = 0;
-      this.sent = [];
-      sockets.push(this);
-      setTimeout(() => { this.readyState = 1; this.serve(HELLO); this.serve(SYNCED); }, 0);
-    }
-    serve(frame) { this.onmessage?.({data: JSON.stringify(frame)}); }
-    send(data) { this.sent.push(JSON.parse(data)); }
-    close() { this.readyState = 3; }
-  }
-  const client = new ChatClient({user: "vi", server: SERVER, WebSocket: Fake, ...options});
-  return {client, sockets};
-}
 
 test("markRead() sends the read frame when live, nothing before; read frames are `read` events", async () => {
   const {client, sockets} = socketClient({fetch: async () => { throw new TypeError("no"); }});

@@ -5,29 +5,14 @@ import assert from "node:assert/strict";
 import {test} from "node:test";
 
 import {ChatClient, ChatError, conversationOf, State} from "../../chat/static/chat-client.js";
+import {HELLO, SERVER, SYNCED, socketClient} from "./fake-socket.mjs";
 import {sleep, within} from "./live-server.mjs";
 
-const SERVER = "http://chat.invalid";
 const TS = "2026-11-21T05:30:00.000Z";
-const HELLO = {type: "hello", user: "vi", online: ["vi"], last_id: 40};
-const SYNCED = {type: "synced", last_id: 40, truncated: false};
 
 /** A client on a fake socket that greets and syncs; `socket.serve(frame)` plays a server frame. */
 async function liveClient(options = {}) {
-  const sockets = [];
-  class Fake {
-    constructor(url) {
-      this.url = url;
-      this.readyState = 0;
-      this.sent = [];
-      sockets.push(this);
-      setTimeout(() => { this.readyState = 1; this.serve(HELLO); this.serve(SYNCED); }, 0);
-    }
-    serve(frame) { this.onmessage?.({data: JSON.stringify(frame)}); }
-    send(data) { this.sent.push(JSON.parse(data)); }
-    close() { this.readyState = 3; }
-  }
-  const client = new ChatClient({user: "vi", server: SERVER, WebSocket: Fake, fetch: async () => { throw new TypeError("no"); }, ...options});
+  const {client, sockets} = socketClient({fetch: async () => { throw new TypeError("no"); }, ...options});
   await within(client.connect(), 2000, "synced");
   return {client, socket: sockets[0]};
 }

@@ -7,20 +7,7 @@ from pathlib import Path
 
 import psycopg
 
-from liveserver import EventStreamClient, timeout
-
-
-def bearer(srv, user):
-    """The Authorization header of `user`."""
-    return {"Authorization": f"Bearer {srv.token(user)}"}
-
-
-def synced(srv, clients, *users):
-    """A synced socket for each of `users`."""
-    sockets = [clients(srv.connect(user)) for user in users]
-    for client in sockets:
-        client.sync()
-    return sockets
+from liveserver import EventStreamClient, bearer, synced, timeout
 
 
 def by_cid(cid):

@@ -3,7 +3,7 @@ read frames and POST /api/read, the read frames delivered, GET /api/conversation
 
 import pytest
 
-from liveserver import EventStreamClient
+from liveserver import EventStreamClient, bearer, synced
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -12,19 +12,6 @@ def srv(request, start_server):
     if request.param == "postgresql":
         return start_server(CHAT_DATABASE_URL=request.getfixturevalue("pg_url"))
     return start_server()
-
-
-def bearer(srv, user):
-    """The Authorization header of `user`."""
-    return {"Authorization": f"Bearer {srv.token(user)}"}
-
-
-def synced(srv, clients, *users):
-    """A synced socket for each of `users`."""
-    sockets = [clients(srv.connect(user)) for user in users]
-    for client in sockets:
-        client.sync()
-    return sockets
 
 
 def is_read(frame):

@@ -5,7 +5,7 @@ import time
 import pytest
 import websocket
 
-from liveserver import EventStreamClient, Server, timeout
+from liveserver import EventStreamClient, Server, synced, timeout
 
 INTERVAL = 0.6
 
@@ -16,14 +16,6 @@ def srv(tmp_path_factory):
     server = Server(tmp_path_factory.mktemp("typing"), {"CHAT_TYPING_INTERVAL": str(INTERVAL)}).start()
     yield server
     server.stop()
-
-
-def synced(srv, clients, *users):
-    """A synced socket for each of `users`."""
-    sockets = [clients(srv.connect(user)) for user in users]
-    for client in sockets:
-        client.sync()
-    return sockets
 
 
 def typing_frames(client, wait=0.5):
