@@ -7,7 +7,6 @@ import {ChatClient, ChatError, conversationOf, State} from "../../chat/static/ch
 import {HELLO, SERVER, SYNCED, socketClient} from "./fake-socket.mjs";
 import {within} from "./live-server.mjs";
 
-
 /** A fetch that records its requests and answers `answer(path, init)` ({status, body}). */
 function recordingFetch(answer) {
   const calls = [];
@@ -19,7 +18,6 @@ function recordingFetch(answer) {
   };
   return {calls, fetch};
 }
-
 
 test("markRead() sends the read frame when live, nothing before; read frames are `read` events", async () => {
   const {client, sockets} = socketClient({fetch: async () => { throw new TypeError("no"); }});
