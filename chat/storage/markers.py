@@ -1,9 +1,8 @@
 """Read markers and unread counts, as the stores keep them (SQLite and PostgreSQL alike).
 
 Counting a conversation's unread rows on every call would grow with its history, so the
-counts are kept as the messages are written: by triggers on `messages`, and in SQLite
-by its writer for each batch of new messages (`tally_batch`, which does what
-PostgreSQL's trigger does for a row, at a fraction of the cost):
+counts are kept as the messages are written, by triggers on `messages` (every write
+path keeps them right, whichever code wrote):
 
 - `tallies`: one row per conversation (`conv`: '' for the group, '#' and the key for a
   room, 'a#b' for the direct conversation of the keys a <= b, compared as bytes), with
@@ -15,7 +14,7 @@ PostgreSQL's trigger does for a row, at a fraction of the cost):
 
 Then unread = total - max(seen, pruned) - (deleted messages above up_to): a few index
 lookups per conversation, however long the history. One's own messages are never
-unread: sending moves one's marker to the message, as does joining a room
+unread: sending moves one's marker to the message (a trigger), as does joining a room
 (to the room's newest), and a new account's group marker starts at the group's newest.
 Moving a marker below the conversation's newest event counts the messages above it
 once (`MarkerStore._seen_at`); nothing is counted when reading the list.
@@ -167,38 +166,6 @@ def _fill(statement, collate, integer, rowid):
         names[f"high_{suffix}"] = _HIGH.format(r=row, c=collate)
         names[f"not_stub_{suffix}"] = _NOT_STUB.format(r=row)
     return statement.format(c=collate, integer=integer, rowid=rowid, **names)
-
-
-# SQLite counts a batch's messages from its writer (tally_batch) rather than by a trigger
-# run for every row, which cost the direct-message rate about a fifth (bench/NOTES.md).
-DROP_MESSAGE_TRIGGER = "DROP TRIGGER tally_message;"
-
-_ADD_TO_TALLY = ("INSERT INTO tallies (conv, a_key, b_key, total, last_id) VALUES (?, ?, ?, ?, ?) "
-                 "ON CONFLICT (conv) DO UPDATE SET total = total + excluded.total, last_id = excluded.last_id")
-_SENDER_READ = ("INSERT INTO markers (user_key, conv, up_to, seen) SELECT ?, conv, ?, total - ? FROM tallies "
-                "WHERE conv = ? ON CONFLICT (user_key, conv) DO UPDATE SET up_to = excluded.up_to, "
-                "seen = excluded.seen")
-
-
-def tally_batch(conn, messages):
-    """What SQLite's `tally_message` trigger did, for a batch of new messages (id order)
-    at once: each conversation's tally counts its messages and moves to the newest, and
-    each sender's marker moves to their newest message there, `seen` counting the
-    conversation's messages up to it. Inside the writer's transaction."""
-    tallies, senders = {}, {}
-    for message in messages:
-        me = name_key(message.from_user)
-        to_key = name_key(message.to_user) if message.to_user is not None else None
-        room_key = name_key(message.room) if message.room is not None else None
-        conv = conversation_key(me, to_key, room_key)
-        pair = sorted((me, to_key)) if room_key is None and to_key is not None else (None, None)
-        count = tallies[conv][3] + 1 if conv in tallies else 1
-        tallies[conv] = (conv, *pair, count, message.id)
-        senders[me, conv] = (message.id, count)
-    conn.executemany(_ADD_TO_TALLY, tallies.values())
-    # The sender's newest lies `after` messages below the conversation's newest.
-    conn.executemany(_SENDER_READ, [(me, up_to, tallies[conv][3] - count, conv)
-                                    for (me, conv), (up_to, count) in senders.items()])
 
 
 def migrate_markers(conn, postgresql=False):

@@ -6,10 +6,10 @@ import sqlite3
 from ...errors import SettingsError
 from ..accounts import migrate_accounts
 from ..changes import migrate_changes
-from ..markers import DROP_MESSAGE_TRIGGER, migrate_markers
+from ..markers import migrate_markers
 from ..rooms import migrate_rooms
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 9
 
 
 def private_file(path):
@@ -71,7 +71,6 @@ MIGRATIONS = {
     7: lambda conn: migrate_rooms(conn, "REAL"),  # the mailbox indexes rooms (mailbox.ENTRIES)
     8: lambda conn: migrate_changes(conn, "REAL"),
     9: migrate_markers,  # read markers and the tallies that keep unread counts (markers.py)
-    10: DROP_MESSAGE_TRIGGER,  # the writer counts each batch instead (markers.tally_batch)
 }
 
 

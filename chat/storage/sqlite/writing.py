@@ -10,7 +10,6 @@ import sqlite3
 
 from ...protocol.names import name_key
 from ...protocol.server_frames import Message
-from ..markers import tally_batch
 from ..queries import COLUMNS
 
 
@@ -69,15 +68,8 @@ def insert_message(conn, from_user, to_user, msg, cid, ts, room):  # pylint: dis
 
 
 def _insert_messages(conn, calls):
-    """`insert_message` for each of `calls`, in one executemany (calling into sqlite3
-    row by row would cost the writer thread more than the inserts themselves save), and
-    the new ones counted for the unread counts."""
-    outcomes = _insert_rows(conn, calls)
-    tally_batch(conn, [message for message, created in outcomes if created])
-    return outcomes
-
-
-def _insert_rows(conn, calls):
+    """`insert_message` for each of `calls`, in one executemany: calling into sqlite3
+    row by row would cost the writer thread more than the inserts themselves save."""
     before = newest_id(conn)
     try:
         conn.executemany(_INSERT, [_row(*args) for args in calls])
