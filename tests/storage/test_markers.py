@@ -154,6 +154,22 @@ def test_erasing_an_account_drops_its_markers_and_direct_conversations(open_stor
     assert listing(store, "eve")["ann"][2] == 1
 
 
+def test_one_commit_of_many_messages_counts_each_and_moves_each_senders_marker(open_store):
+    """Messages queued together (one batch of the group commit) count as if sent one by one."""
+    store = open_store()
+    users(store, "ann", "bob", "cat")
+    queued = [store.queue_message(sender, to, text) for sender, to, text in [
+        ("ann", None, "g1"), ("bob", None, "g2"), ("ann", "bob", "d1"), ("ann", None, "g3"), ("bob", "ann", "d2"),
+        ("cat", None, "g4")]]
+    ids = [outcome.get(timeout=10)[0].id for outcome in queued]
+    assert listing(store, "ann")["*"] == (ids[5], ids[3], 1, None)
+    assert listing(store, "bob")["*"] == (ids[5], ids[1], 2, None)
+    assert listing(store, "cat")["*"] == (ids[5], ids[5], 0, None)
+    assert listing(store, "ann")["bob"] == (ids[4], ids[2], 1, ids[4])
+    assert store.read_up_to("bob", ids[3]) == (ids[3], True)
+    assert listing(store, "bob")["*"][2] == 1
+
+
 def test_a_version_8_sqlite_database_gets_markers_with_nothing_unread(tmp_path, monkeypatch):
     """Today's rows get their numbers and tallies, every marker at its newest; then counts go on."""
     path = str(tmp_path / "chat.db")
