@@ -2,7 +2,8 @@
 
 Counting a conversation's unread rows on every call would grow with its history, so the
 counts are kept as the messages are written, by triggers on `messages` (every write
-path keeps them right, whichever code wrote):
+path keeps them right, whichever code wrote; SQLite counts its newest messages behind
+the commit, in bulk: sqlite/tallies.py):
 
 - `tallies`: one row per conversation (`conv`: '' for the group, '#' and the key for a
   room, 'a#b' for the direct conversation of the keys a <= b, compared as bytes), with
@@ -14,10 +15,11 @@ path keeps them right, whichever code wrote):
 
 Then unread = total - max(seen, pruned) - (deleted messages above up_to): a few index
 lookups per conversation, however long the history. One's own messages are never
-unread: sending moves one's marker to the message (a trigger), as does joining a room
+unread: sending moves one's marker to the message, as does joining a room
 (to the room's newest), and a new account's group marker starts at the group's newest.
 Moving a marker below the conversation's newest event counts the messages above it
-once (`MarkerStore._seen_at`); nothing is counted when reading the list.
+once (`MarkerStore._seen_at`); nothing is counted when reading the list (but SQLite's
+short tail of messages not counted yet, first: sqlite/tallies.py).
 """
 
 from typing import NamedTuple
@@ -168,6 +170,12 @@ def _fill(statement, collate, integer, rowid):
     return statement.format(c=collate, integer=integer, rowid=rowid, **names)
 
 
+def sql(statement):
+    """`statement` in SQLite's dialect, its {conv_x}, {low_x}, {high_x}, {not_stub_x} (and
+    those of NEW and OLD) filled in for the row `x` (NEW, OLD)."""
+    return _fill(statement, "", "INTEGER", " WITHOUT ROWID")
+
+
 def migrate_markers(conn, postgresql=False):
     """Add the tallies, markers and removed messages, fill them from today's rows (every
     marker at its conversation's newest), and the triggers that keep them; inside the
@@ -236,6 +244,7 @@ class MarkerStore:
 
     def conversations(self, user):
         """`user`'s conversations (see Conversation), newest activity first."""
+        self._count_every_message()
         rows = self._timed_read(self._conversations, name_key(user))
         found = [_conversation(row) for row in rows if row[0] is not None or row[1] is not None or row[8] is None]
         return sorted(found, key=lambda c: c.last_id, reverse=True)
@@ -246,25 +255,39 @@ class MarkerStore:
     def _conversations(cls, conn, me):
         return conn.execute(cls._sql(_CONVERSATIONS), {"me": me}).fetchall()
 
+    def _count_every_message(self):
+        """Bring the tallies up to the newest message stored (a store that counts
+        behind the commit says how); they are already in every other store."""
+
     @classmethod
     def _seen_at(cls, conn, conv, up_to, params):
         """How many messages of `conv` ever stored lie at or below `up_to` (0 for none);
         None when `up_to` is above the newest id. Every id up to the newest is committed.
-        Run in one snapshot (see _in_snapshot): the tally and the count must agree."""
-        if up_to > cls._last_id(conn):
+        Run in one snapshot (see _in_snapshot): the tally and the counts must agree."""
+        newest = cls._last_id(conn)
+        if up_to > newest:
             return None
+        counted = cls._counted_upto(conn, newest)
         tally = conn.execute(cls._sql("SELECT total, last_id FROM tallies WHERE conv = :conv"),
                              {"conv": conv}).fetchone()
-        if tally is None:
-            return 0
-        if up_to >= tally[1]:
-            return tally[0]  # the usual case: read up to the newest
+        total, last_id = tally if tally is not None else (0, 0)
+        if up_to > counted:  # in the tail not counted yet (sqlite/tallies.py): a short scan
+            return total + cls._count_between(conn, counted, up_to, params)
+        if up_to >= last_id:
+            return total  # the usual case: read up to the newest
         # Retention prunes the oldest messages only: those above up_to are all still there.
-        return tally[0] - cls._count_above(conn, up_to, params)
+        return total - cls._count_between(conn, up_to, counted, params)
 
     @classmethod
-    def _count_above(cls, conn, up_to, params):
-        """How many messages above `up_to` the conversation `params` names has."""
+    def _counted_upto(cls, conn, newest):
+        """The id up to which every message is in the tallies: in a store that counts as
+        it stores, `newest`, the newest id stored."""
+        return newest
+
+    @classmethod
+    def _count_between(cls, conn, low, high, params):
+        """How many messages with an id above `low` and up to `high` the conversation
+        `params` names has."""
         if params["room"] is not None:
             where = "room_key = :room"
         elif params["other"] is None:
@@ -272,8 +295,9 @@ class MarkerStore:
         else:
             where = ("room_key IS NULL AND ((from_key = :me AND to_key = :other) "
                      "OR (from_key = :other AND to_key = :me))")
-        return conn.execute(cls._sql(f"SELECT count(*) FROM messages WHERE id > :up_to AND kind IS NULL AND {where}"),
-                            {**params, "up_to": up_to}).fetchone()[0]
+        return conn.execute(cls._sql("SELECT count(*) FROM messages WHERE id > :low AND id <= :high "
+                                     f"AND kind IS NULL AND {where}"),
+                            {**params, "low": low, "high": high}).fetchone()[0]
 
     @classmethod
     def _in_snapshot(cls, conn, operation, *args):

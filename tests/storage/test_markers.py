@@ -5,17 +5,19 @@ import pytest
 
 from chat.storage import postgres
 from chat.storage.postgres import PostgresStore
-from chat.storage.sqlite import schema
+from chat.storage.sqlite import schema, writing
 from chat.storage.sqlite.store import SqliteStore
 
 
 @pytest.fixture(params=["sqlite", "sqlite-mailbox", "postgresql"])
 def open_store(request, tmp_path):
-    """A factory of stores over one database ("sqlite-mailbox" indexes every two messages,
-    so that the search for a marker's place reads the mailbox and its tail)."""
+    """A factory of stores over one database ("sqlite-mailbox" indexes and counts every
+    two messages, so that the search for a marker's place reads the mailbox, the tallies
+    and their tails; "sqlite" counts only when it must)."""
     if request.param.startswith("sqlite"):
         path = str(tmp_path / "chat.db")
-        return lambda: SqliteStore(path, fill_rows=2 if request.param == "sqlite-mailbox" else 1_000_000)
+        rows = 2 if request.param == "sqlite-mailbox" else 1_000_000
+        return lambda: SqliteStore(path, fill_rows=rows, tally_rows=rows)
     url = request.getfixturevalue("pg_url")
     return lambda: PostgresStore(url)
 
@@ -170,15 +172,41 @@ def test_one_commit_of_many_messages_counts_each_and_moves_each_senders_marker(o
     assert listing(store, "bob")["*"][2] == 1
 
 
+def _as_older_server(monkeypatch, version):
+    """Make SqliteStore the server of schema `version`: its writer counted nothing behind the commit."""
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", version)
+    monkeypatch.setattr(writing, "count_tail", lambda conn, newest: None)
+    monkeypatch.setattr(writing, "counted_upto", lambda conn: float("inf"))
+
+
 def test_a_version_8_sqlite_database_gets_markers_with_nothing_unread(tmp_path, monkeypatch):
     """Today's rows get their numbers and tallies, every marker at its newest; then counts go on."""
     path = str(tmp_path / "chat.db")
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 8)
+    _as_older_server(monkeypatch, 8)
     old = SqliteStore(path)
     _fill_old(old)
     old.close()
     monkeypatch.undo()
     _check_migrated(SqliteStore(path))
+
+
+def test_a_version_9_sqlite_database_keeps_its_counts_and_counts_each_new_message_once(tmp_path, monkeypatch):
+    """Where a trigger counted each message, the counts stay as they were; the next
+    messages are counted behind the commit, none twice."""
+    path = str(tmp_path / "chat.db")
+    _as_older_server(monkeypatch, 9)
+    old = SqliteStore(path)
+    _fill_old(old)
+    before = {user: listing(old, user) for user in ("ann", "bob")}
+    old.close()
+    monkeypatch.undo()
+    store = SqliteStore(path, tally_rows=2)
+    assert {user: listing(store, user) for user in ("ann", "bob")} == before
+    assert before["ann"]["bob"][2] == 1
+    for text in ("d2", "d3", "d4"):
+        store.add_message("bob", "ann", text)
+    assert listing(store, "ann")["bob"][2] == 4
+    assert listing(store, "bob")["ann"][2] == 0
 
 
 def test_a_version_4_postgresql_database_gets_markers_with_nothing_unread(pg_url, monkeypatch):

@@ -8,8 +8,9 @@ from ..accounts import migrate_accounts
 from ..changes import migrate_changes
 from ..markers import migrate_markers
 from ..rooms import migrate_rooms
+from .tallies import migrate_tallies
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 
 def private_file(path):
@@ -71,6 +72,7 @@ MIGRATIONS = {
     7: lambda conn: migrate_rooms(conn, "REAL"),  # the mailbox indexes rooms (mailbox.ENTRIES)
     8: lambda conn: migrate_changes(conn, "REAL"),
     9: migrate_markers,  # read markers and the tallies that keep unread counts (markers.py)
+    10: migrate_tallies,  # SQLite counts the newest messages in bulk (tallies.py)
 }
 
 

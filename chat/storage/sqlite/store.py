@@ -22,7 +22,8 @@ from ..people import partner_map
 from .mailbox import (ENTRIES, FILL_QUIET, FILL_ROWS, FILL_SHARE, GROUP_HISTORY, PAIR_HISTORY, ROOM_SEARCH, count,
                       fill_mailbox, forget, index, newest, open_mailbox, partner_rows, visible, with_mailbox)
 from .schema import connect, open_database, truncate_log
-from .writing import insert_message, newest_id, run_batch, transaction
+from .tallies import TALLY_ROWS, counted_upto
+from .writing import count_messages, insert_message, newest_id, run_batch, transaction
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +41,10 @@ def _erases(operation, args):
 class SqliteStore(Store):
     """Users and messages in one SQLite file (and the mailbox in another) shared by every worker of a host."""
 
-    def __init__(self, path, fill_rows=FILL_ROWS):
+    def __init__(self, path, fill_rows=FILL_ROWS, tally_rows=TALLY_ROWS):
         self.path = path
         self._fill_rows = fill_rows
+        self._tally_rows = tally_rows
         self._fill_timer = None
         self._erase_timer = None
         self._filling = False
@@ -77,8 +79,8 @@ class SqliteStore(Store):
         self._writer.close()
 
     def _run_batch(self, batch):
-        outcomes, self._committed, erased = gevent.get_hub().threadpool.apply(run_batch,
-                                                                              (self._writer, batch, _erases))
+        outcomes, self._committed, erased = gevent.get_hub().threadpool.apply(
+            run_batch, (self._writer, batch, _erases, self._tally_rows))
         self._last_write = time.monotonic()
         self._consider_filling()
         if erased:
@@ -202,13 +204,21 @@ class SqliteStore(Store):
                       {"me": me, "other": other, "room": room, "before": before, "n": limit})
         return [Message(*row) for row in reversed(rows)]
 
+    def _count_every_message(self):
+        self._write(count_messages)
+
     @staticmethod
-    def _count_above(conn, up_to, params):
-        """How many messages above `up_to` the conversation `params` names has, found
-        through the mailbox (the messages have no index by conversation)."""
+    def _counted_upto(conn, newest):
+        return counted_upto(conn)
+
+    @staticmethod
+    def _count_between(conn, low, high, params):
+        """How many messages with an id above `low` and up to `high` the conversation
+        `params` names has, found through the mailbox (the messages have no index by
+        conversation)."""
         searches = (ROOM_SEARCH if params["room"] is not None else GROUP_HISTORY if params["other"] is None
                     else PAIR_HISTORY)
-        return count(conn, searches, "> :up_to", {**params, "up_to": up_to})
+        return count(conn, searches, "BETWEEN :low AND :high", {**params, "low": low + 1, "high": high})
 
     @staticmethod
     def _in_snapshot(conn, operation, *args):

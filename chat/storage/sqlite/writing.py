@@ -1,7 +1,8 @@
 """The SQLite store's writes, run on a thread of the pool: plain sqlite3, no gevent.
 
 One transaction per batch of the group commit (one commit, one fsync); the messages
-of a batch go in with one executemany.
+of a batch go in with one executemany, and are counted for the unread counts behind
+the commit (tallies.py).
 """
 
 import contextlib
@@ -11,6 +12,7 @@ import sqlite3
 from ...protocol.names import name_key
 from ...protocol.server_frames import Message
 from ..queries import COLUMNS
+from .tallies import TALLY_ROWS, count_tail, counted_upto
 
 
 @contextlib.contextmanager
@@ -26,10 +28,12 @@ def transaction(conn, begin):
         raise
 
 
-def run_batch(conn, batch, erases):
+def run_batch(conn, batch, erases, tally_rows=TALLY_ROWS):
     """One transaction for the whole batch: one commit, one fsync. Returns the outcomes,
     the newest message id, and whether `erases(operation, args)` was true of an entry
-    (asked only of the entries that are not messages: a message never erases)."""
+    (asked only of the entries that are not messages: a message never erases). The
+    messages waiting to be counted are counted before any other write, or once
+    `tally_rows` wait."""
     with transaction(conn, "BEGIN IMMEDIATE"):
         outcomes, erased = [], False
         for operation, entries in itertools.groupby(batch, key=lambda entry: entry[0]):
@@ -37,9 +41,18 @@ def run_batch(conn, batch, erases):
             if operation is insert_message:
                 outcomes += _insert_messages(conn, calls)
             else:
+                count_messages(conn)  # they may read or change the counts
                 erased = erased or any(erases(operation, args) for args in calls)
                 outcomes += [operation(conn, *args) for args in calls]
-        return outcomes, newest_id(conn), erased
+        newest = newest_id(conn)
+        if newest - counted_upto(conn) >= tally_rows:
+            count_tail(conn, newest)
+        return outcomes, newest, erased
+
+
+def count_messages(conn):
+    """Count every message stored for the unread counts (tallies.py); in the writer's transaction."""
+    count_tail(conn, newest_id(conn))
 
 
 _INSERT = ("INSERT INTO messages (from_key, from_user, to_key, to_user, msg, ts, cid, room_key, room) "
