@@ -1,9 +1,9 @@
 """Read markers and unread counts, as the stores keep them (SQLite and PostgreSQL alike).
 
 Counting a conversation's unread rows on every call would grow with its history, so the
-counts are kept as the messages are written, by triggers on `messages` (every write
-path keeps them right, whichever code wrote; SQLite counts its newest messages behind
-the commit, in bulk: sqlite/tallies.py):
+counts are kept as the messages are written: by triggers on `messages` (every write
+path keeps them right, whichever code wrote), but for SQLite's messages, which its
+writer counts behind the commit, in bulk (sqlite/tallies.py):
 
 - `tallies`: one row per conversation (`conv`: '' for the group, '#' and the key for a
   room, 'a#b' for the direct conversation of the keys a <= b, compared as bytes), with
@@ -18,8 +18,8 @@ lookups per conversation, however long the history. One's own messages are never
 unread: sending moves one's marker to the message, as does joining a room
 (to the room's newest), and a new account's group marker starts at the group's newest.
 Moving a marker below the conversation's newest event counts the messages above it
-once (`MarkerStore._seen_at`); nothing is counted when reading the list (but SQLite's
-short tail of messages not counted yet, first: sqlite/tallies.py).
+once (`MarkerStore._seen_at`). Reading the list counts nothing (SQLite first counts the
+short tail of its newest messages).
 """
 
 from typing import NamedTuple
@@ -85,7 +85,8 @@ _BACKFILL = [
 ]
 
 
-# The triggers, SQLite's. A message: counted, and its sender's marker moved to it. Any
+# The triggers, SQLite's (schema 10 drops the first: sqlite/tallies.py counts its
+# messages since). A message: counted, and its sender's marker moved to it. Any
 # other event: the newest of its conversation; a join moves the joiner's marker to the
 # room's newest. A message blanked (a delete, an erasure): removed. A message deleted
 # (retention, which takes the oldest; an erasure, which drops the tallies): pruned.
@@ -170,9 +171,9 @@ def _fill(statement, collate, integer, rowid):
     return statement.format(c=collate, integer=integer, rowid=rowid, **names)
 
 
-def sql(statement):
-    """`statement` in SQLite's dialect, its {conv_x}, {low_x}, {high_x}, {not_stub_x} (and
-    those of NEW and OLD) filled in for the row `x` (NEW, OLD)."""
+def sqlite_statement(statement):
+    """`statement` for SQLite, its {conv_x}, {low_x}, {high_x} and {not_stub_x} filled in
+    with the expressions for the row `x` (and the same for NEW and OLD)."""
     return _fill(statement, "", "INTEGER", " WITHOUT ROWID")
 
 

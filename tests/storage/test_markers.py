@@ -60,6 +60,17 @@ def test_sending_moves_ones_own_marker_and_a_newcomer_starts_at_the_newest(open_
     assert listing(store, "cat")["*"] == (mine.id, mine.id, 0, None)
 
 
+def test_a_marker_read_past_ones_own_newest_message_stays_there(open_store):
+    """Reading past one's own message before it is counted (SQLite's tail): counting it
+    later does not take the marker back to it."""
+    store = open_store()
+    users(store, "ann", "bob")
+    store.add_message("ann", None, "mine")
+    his, _ = store.add_message("bob", None, "his")
+    assert store.read_up_to("ann", his.id) == (his.id, True)
+    assert listing(store, "ann")["*"] == (his.id, his.id, 0, None)
+
+
 def test_direct_conversations_count_for_each_side_and_show_the_peers_marker(open_store):
     """Each pair is listed for both, newest activity first, with the peer's marker."""
     store = open_store()

@@ -8,9 +8,9 @@ from ..accounts import migrate_accounts
 from ..changes import migrate_changes
 from ..markers import migrate_markers
 from ..rooms import migrate_rooms
-from .tallies import migrate_tallies
+from .tallies import DROP_TRIGGER, migrate_tallies
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 
 def private_file(path):
@@ -72,7 +72,8 @@ MIGRATIONS = {
     7: lambda conn: migrate_rooms(conn, "REAL"),  # the mailbox indexes rooms (mailbox.ENTRIES)
     8: lambda conn: migrate_changes(conn, "REAL"),
     9: migrate_markers,  # read markers and the tallies that keep unread counts (markers.py)
-    10: migrate_tallies,  # SQLite counts the newest messages in bulk (tallies.py)
+    10: DROP_TRIGGER,  # SQLite counts the newest messages in bulk (tallies.py)
+    11: migrate_tallies,
 }
 
 

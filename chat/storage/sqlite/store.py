@@ -38,6 +38,13 @@ def _erases(operation, args):
     return operation in (SqliteStore._erase, SqliteStore._log_in_guest, SqliteStore._end_session)
 
 
+def _counts_first(operation):
+    """Whether a write needs the messages counted before it (tallies.py): all but moving a
+    read marker, the write of every read frame, which is right on an uncounted tail
+    (counting moves a sender's marker only if that is further)."""
+    return operation != SqliteStore._move_marker
+
+
 class SqliteStore(Store):
     """Users and messages in one SQLite file (and the mailbox in another) shared by every worker of a host."""
 
@@ -79,9 +86,11 @@ class SqliteStore(Store):
         self._writer.close()
 
     def _run_batch(self, batch):
+        before = self._committed
         outcomes, self._committed, erased = gevent.get_hub().threadpool.apply(
-            run_batch, (self._writer, batch, _erases, self._tally_rows))
-        self._last_write = time.monotonic()
+            run_batch, (self._writer, batch, _erases, _counts_first, self._tally_rows))
+        if self._committed != before:
+            self._last_write = time.monotonic()  # new events: the quiet fill waits for the next lull
         self._consider_filling()
         if erased:
             self.erase_soon()
@@ -209,7 +218,7 @@ class SqliteStore(Store):
 
     @staticmethod
     def _counted_upto(conn, newest):
-        return counted_upto(conn)
+        return counted_upto(conn)  # not `newest`: the messages above are counted behind the commit
 
     @staticmethod
     def _count_between(conn, low, high, params):

@@ -28,12 +28,12 @@ def transaction(conn, begin):
         raise
 
 
-def run_batch(conn, batch, erases, tally_rows=TALLY_ROWS):
+def run_batch(conn, batch, erases, counts_first, tally_rows=TALLY_ROWS):  # pylint: disable=too-many-arguments
     """One transaction for the whole batch: one commit, one fsync. Returns the outcomes,
     the newest message id, and whether `erases(operation, args)` was true of an entry
     (asked only of the entries that are not messages: a message never erases). The
-    messages waiting to be counted are counted before any other write, or once
-    `tally_rows` wait."""
+    messages waiting to be counted are counted before a write for which
+    `counts_first(operation)` is true, and once `tally_rows` wait."""
     with transaction(conn, "BEGIN IMMEDIATE"):
         outcomes, erased = [], False
         for operation, entries in itertools.groupby(batch, key=lambda entry: entry[0]):
@@ -41,7 +41,8 @@ def run_batch(conn, batch, erases, tally_rows=TALLY_ROWS):
             if operation is insert_message:
                 outcomes += _insert_messages(conn, calls)
             else:
-                count_messages(conn)  # they may read or change the counts
+                if counts_first(operation):
+                    count_messages(conn)  # it may read or change the counts
                 erased = erased or any(erases(operation, args) for args in calls)
                 outcomes += [operation(conn, *args) for args in calls]
         newest = newest_id(conn)
