@@ -27,6 +27,13 @@ from .writing import insert_message, newest_id, run_batch, transaction
 log = logging.getLogger(__name__)
 
 READERS = 4
+# A reader's page cache, for each file it has open (the database and its mailbox), in KiB;
+# SQLite's default is 2,000. In WAL mode a connection drops its whole cache when another
+# has committed since its last read, so with messages arriving a reader's cache holds little
+# more than the pages of its current read. At the default, four readers could still keep
+# up to 16 MiB of such pages; the soak run measured them holding 0.1 to 1.9 MiB each and
+# growing with the file (bench/NOTES.md, "the soak's RSS, taken apart").
+READER_CACHE_KIB = 512
 ERASE_AFTER = 1.0  # seconds after a delete until its text leaves the WAL (the contract allows 60)
 
 
@@ -35,6 +42,15 @@ def _erases(operation, args):
     if operation == SqliteStore._change_message:
         return args[0]["kind"] == "delete"
     return operation in (SqliteStore._erase, SqliteStore._log_in_guest, SqliteStore._end_session)
+
+
+def _reader(path):
+    """A reader's connection to the database at `path`: the mailbox attached, and each
+    file's page cache bounded to READER_CACHE_KIB."""
+    conn = with_mailbox(connect(path), path)
+    for _, schema, _ in conn.execute("PRAGMA database_list").fetchall():
+        conn.execute(f"PRAGMA {schema}.cache_size=-{READER_CACHE_KIB}")  # negative: KiB, not pages
+    return conn
 
 
 class SqliteStore(Store):
@@ -55,7 +71,7 @@ class SqliteStore(Store):
         self._committed = self._upto  # open_mailbox indexed every message stored so far
         self._readers = Queue()
         for _ in range(READERS):
-            self._readers.put(with_mailbox(connect(path), path))
+            self._readers.put(_reader(path))
         super().__init__()
 
     def _read(self, operation, *args):
