@@ -18,9 +18,9 @@ def cap_malloc_arenas():
     Call before any thread starts: an arena, once made, stays. glibc gives a new thread an
     arena of its own, up to eight per core, and keeps what is freed in an arena for that
     arena's reuse. SQLite's work runs on gevent's pool threads, which come and go, so its
-    page caches were spread over six or seven arenas, each keeping the pages it had freed:
-    in the soak run that free memory grew from 5 to 18 MiB in four minutes, where one
-    arena held it to 2 to 4 (bench/NOTES.md, "the soak's RSS, taken apart"). The threads
+    page caches were spread over five or six arenas besides the main one, each keeping
+    the pages it had freed: in the soak run that free memory grew from 5 to 18 MiB in four
+    minutes, where one arena held it to 2 to 4 (bench/NOTES.md, "the soak's RSS, taken apart"). The threads
     share one lock instead; Python's small objects never reach malloc (its own allocator
     takes them). Returns whether the cap was set: not on another C library, nor when the
     environment has set one.
