@@ -39,7 +39,11 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 SECONDS = int(os.environ.get("SOAK_SECONDS", "600"))
 RATE = float(os.environ.get("SOAK_RATE", "100"))  # connections opened (and left) a second
-WARMUP_S = min(60, SECONDS // 5)
+# Two minutes: one whole cycle of the server's collector (a collection every 100,000 new
+# objects, chat/process_tuning.py: about 120 s at this rate), whose peak of garbage not yet
+# collected sets how many arenas Python's allocator keeps. At 60 s the baseline missed it and
+# read 5 MiB low (bench/NOTES.md, "the soak's RSS, taken apart").
+WARMUP_S = min(120, SECONDS // 5)
 REPORT_S = 30
 SETTLE_S = 30
 TOLERANCE = 0.10

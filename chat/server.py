@@ -13,7 +13,7 @@ import gevent
 
 from . import logs
 from .errors import SettingsError
-from .process_tuning import raise_open_files_limit, tune_garbage_collector
+from .process_tuning import cap_malloc_arenas, raise_open_files_limit, tune_garbage_collector
 from .settings import from_environ
 
 log = logging.getLogger(__name__)
@@ -24,6 +24,7 @@ def build_app():
     app is built, so its warnings come out the same way); exits with one line naming the
     setting when one is wrong."""
     from . import create_app  # pylint: disable=import-outside-toplevel
+    cap_malloc_arenas()  # before the app starts the thread pool
     try:
         settings = from_environ()
         logs.configure(settings.log_format)

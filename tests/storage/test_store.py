@@ -10,6 +10,7 @@ from chat.errors import LoginRefused
 from chat.storage.accounts import legacy_session_id
 from chat.storage.postgres import PostgresStore
 from chat.storage.sqlite import mailbox as sqlite_mailbox, schema
+from chat.storage.sqlite import store as sqlite_store
 from chat.storage.sqlite.store import SqliteStore
 
 
@@ -217,6 +218,17 @@ def test_a_version_2_database_is_migrated_and_indexed(tmp_path):
     assert [r.msg for r in store.snapshot("bob", None, 50)[1]] == ["to all", "to bob"]
     assert [r.msg for r in store.history("ann", "bob", 10**9, 50)] == ["to bob"]
     assert mailbox(path) == [("", 1), ("ann", 2), ("bob", 2)]
+
+
+def test_a_readers_page_cache_is_bounded_in_each_file_and_the_writers_is_not(tmp_path):
+    """Readers keep READER_CACHE_KIB of pages of the database and of its mailbox; the writer
+    keeps SQLite's default (its pages stay valid: nobody else writes the file)."""
+    store = SqliteStore(str(tmp_path / "chat.db"), fill_rows=1_000_000)
+    reader = store._readers.get()  # pylint: disable=protected-access
+    assert [reader.execute(f"PRAGMA {name}.cache_size").fetchone()[0] for name in ("main", "mb")] == \
+        [-sqlite_store.READER_CACHE_KIB] * 2
+    store._readers.put(reader)  # pylint: disable=protected-access
+    assert store._writer.execute("PRAGMA cache_size").fetchone()[0] == -2000  # pylint: disable=protected-access
 
 
 def test_a_quiet_sqlite_store_indexes_its_tail(tmp_path):

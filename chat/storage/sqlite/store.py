@@ -28,6 +28,12 @@ from .writing import count_messages, insert_message, newest_id, run_batch, trans
 log = logging.getLogger(__name__)
 
 READERS = 4
+# A reader's page cache, for each file it has open (the database and its mailbox), in KiB;
+# SQLite's default is 2,000. In WAL mode a connection drops its whole cache when another
+# has committed since its last read, so with messages arriving a reader's cache holds little
+# more than the pages of its current read; at the default, four readers could still keep
+# up to 16 MiB of them, growing with the file (bench/NOTES.md, "the soak's RSS, taken apart").
+READER_CACHE_KIB = 512
 ERASE_AFTER = 1.0  # seconds after a delete until its text leaves the WAL (the contract allows 60)
 
 
@@ -43,6 +49,15 @@ def _counts_first(operation):
     read marker, the write of every read frame, which is right on an uncounted tail
     (counting moves a sender's marker only if that is further)."""
     return operation != SqliteStore._move_marker
+
+
+def _reader(path):
+    """A reader's connection to the database at `path`: the mailbox attached, and each
+    file's page cache bounded to READER_CACHE_KIB."""
+    conn = with_mailbox(connect(path), path)
+    for _, schema, _ in conn.execute("PRAGMA database_list").fetchall():
+        conn.execute(f"PRAGMA {schema}.cache_size=-{READER_CACHE_KIB}")  # negative: KiB, not pages
+    return conn
 
 
 class SqliteStore(Store):
@@ -64,7 +79,7 @@ class SqliteStore(Store):
         self._committed = self._upto  # open_mailbox indexed every message stored so far
         self._readers = Queue()
         for _ in range(READERS):
-            self._readers.put(with_mailbox(connect(path), path))
+            self._readers.put(_reader(path))
         super().__init__()
 
     def _read(self, operation, *args):
