@@ -40,6 +40,11 @@ _NOT_STUB = "({r}.to_key IS NULL OR {r}.to_key NOT LIKE '#%')"
 
 PG_BYTES = ' COLLATE "C"'
 
+# What _fill puts in for each store: the byte-order collation, the integer type, the
+# table option.
+_SQLITE = ("", "INTEGER", " WITHOUT ROWID")
+_POSTGRESQL = (PG_BYTES, "BIGINT", "")
+
 
 def conv_sql(row, collate=""):
     """The SQL expression of the conversation key of `row`."""
@@ -174,17 +179,17 @@ def _fill(statement, collate, integer, rowid):
 def sqlite_statement(statement):
     """`statement` for SQLite, its {conv_x}, {low_x}, {high_x} and {not_stub_x} filled in
     with the expressions for the row `x` (and the same for NEW and OLD)."""
-    return _fill(statement, "", "INTEGER", " WITHOUT ROWID")
+    return _fill(statement, *_SQLITE)
 
 
 def migrate_markers(conn, postgresql=False):
     """Add the tallies, markers and removed messages, fill them from today's rows (every
     marker at its conversation's newest), and the triggers that keep them; inside the
     caller's transaction."""
-    collate, integer, rowid = (PG_BYTES, "BIGINT", "") if postgresql else ("", "INTEGER", " WITHOUT ROWID")
+    dialect = _POSTGRESQL if postgresql else _SQLITE
     triggers = _PG_TRIGGERS if postgresql else _SQLITE_TRIGGERS
     for statement in [*_TABLES, *_BACKFILL, *triggers]:
-        conn.execute(_fill(statement, collate, integer, rowid))
+        conn.execute(_fill(statement, *dialect))
 
 
 class Conversation(NamedTuple):

@@ -186,8 +186,7 @@ def test_one_commit_of_many_messages_counts_each_and_moves_each_senders_marker(o
 def _as_older_server(monkeypatch, version):
     """Make SqliteStore the server of schema `version`: its writer counted nothing behind the commit."""
     monkeypatch.setattr(schema, "SCHEMA_VERSION", version)
-    monkeypatch.setattr(writing, "count_tail", lambda conn, newest: None)
-    monkeypatch.setattr(writing, "counted_upto", lambda conn: float("inf"))
+    monkeypatch.setattr(writing, "count_tail", lambda conn, newest, waiting=1: None)
 
 
 def test_a_version_8_sqlite_database_gets_markers_with_nothing_unread(tmp_path, monkeypatch):

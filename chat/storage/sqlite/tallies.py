@@ -63,11 +63,11 @@ def counted_upto(conn):
     return conn.execute("SELECT upto FROM tallied").fetchone()[0]
 
 
-def count_tail(conn, newest):
-    """Count the messages above `tallied.upto` up to the id `newest` (the newest stored);
-    inside the writer's transaction."""
+def count_tail(conn, newest, waiting=1):
+    """Count the messages above `tallied.upto` up to the id `newest` (the newest stored),
+    if at least `waiting` ids lie between; inside the writer's transaction."""
     upto = counted_upto(conn)
-    if upto >= newest:
+    if newest - upto < waiting:
         return
     bounds = {"upto": upto, "newest": newest}
     conn.execute(_COUNT, bounds)

@@ -12,7 +12,7 @@ import sqlite3
 from ...protocol.names import name_key
 from ...protocol.server_frames import Message
 from ..queries import COLUMNS
-from .tallies import TALLY_ROWS, count_tail, counted_upto
+from .tallies import TALLY_ROWS, count_tail
 
 
 @contextlib.contextmanager
@@ -46,8 +46,7 @@ def run_batch(conn, batch, erases, counts_first, tally_rows=TALLY_ROWS):  # pyli
                 erased = erased or any(erases(operation, args) for args in calls)
                 outcomes += [operation(conn, *args) for args in calls]
         newest = newest_id(conn)
-        if newest - counted_upto(conn) >= tally_rows:
-            count_tail(conn, newest)
+        count_tail(conn, newest, tally_rows)
         return outcomes, newest, erased
 
 
