@@ -1,6 +1,9 @@
 """One behaviour suite for both message stores: SQLite and a real PostgreSQL server."""
 
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import gevent
@@ -472,3 +475,24 @@ def test_only_the_sender_changes_a_message_and_others_learn_nothing(open_store):
     assert change("cat", 10**9) == "not_found"
     assert store.join_room("hiring", "cat", "ann", 500, 10)[0] == "ok"
     assert change("cat", secret.id) == "forbidden"
+
+
+_OPEN_AT = """
+import sys, time
+from chat.storage.sqlite.store import SqliteStore
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+SqliteStore(sys.argv[1]).add_message(sys.argv[3], None, "hello")
+"""
+
+
+def test_workers_starting_at_once_share_a_new_database(tmp_path):
+    """Four processes opening one new SQLite file at the same moment (gunicorn's workers
+    on a first start) all start: one migrates it, the others find it migrated."""
+    path, start = str(tmp_path / "chat.db"), time.time() + 1.5
+    workers = [subprocess.Popen([sys.executable, "-c", _OPEN_AT, path, str(start), f"w{n}"],
+                                cwd=Path(__file__).parents[2], stderr=subprocess.PIPE, text=True)
+               for n in range(4)]
+    errors = [worker.communicate(timeout=60)[1] for worker in workers]
+    assert [worker.returncode for worker in workers] == [0] * 4, errors
+    rows = SqliteStore(path).snapshot("w0", None, 50)[1]
+    assert sorted(r.from_user for r in rows) == ["w0", "w1", "w2", "w3"]

@@ -2,6 +2,7 @@
 
 import os
 import sqlite3
+import time
 
 from ...errors import SettingsError
 from ..accounts import migrate_accounts
@@ -9,6 +10,7 @@ from ..changes import migrate_changes
 from ..markers import migrate_markers
 from ..rooms import migrate_rooms
 from .tallies import DROP_TRIGGER, migrate_tallies
+from .writing import transaction
 
 SCHEMA_VERSION = 11
 
@@ -21,11 +23,28 @@ def private_file(path):
         os.chmod(path, 0o600)
 
 
+BUSY_TIMEOUT = 10  # seconds a connection waits for another's lock
+
+
+def _use_wal(conn):
+    """Put the database in WAL mode (it stays so). A new file's switch takes a lock for
+    which SQLite's busy timeout does not wait: workers starting at once try again."""
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def connect(path):
-    conn = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
+    _use_wal(conn)
     conn.execute("PRAGMA synchronous=FULL")  # an acknowledgement survives power loss too
-    conn.execute("PRAGMA busy_timeout=10000")
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT * 1000}")
     # Freed space is zeroed: a deleted message's text stays in no free page or cell.
     conn.execute("PRAGMA secure_delete=ON")
     # Checkpoint every 10,000 pages (40 MiB of WAL), not 1,000: an index page rewritten by
@@ -88,6 +107,32 @@ def truncate_log(path):
         conn.close()
 
 
+def _statements(script):
+    """The statements of an SQL script, one by one."""
+    statement = ""
+    for part in script.split(";"):
+        statement += part + ";"
+        if sqlite3.complete_statement(statement):  # not a ";" inside a string or a trigger
+            yield statement
+            statement = ""
+    if statement.strip(" \n;"):
+        yield statement
+
+
+def _migrate(conn, step):
+    """Take the database to schema version `step` in one transaction, unless another
+    process (a second worker starting beside this one) already has."""
+    with transaction(conn, "BEGIN IMMEDIATE"):
+        if conn.execute("PRAGMA user_version").fetchone()[0] >= step:
+            return
+        if callable(MIGRATIONS[step]):
+            MIGRATIONS[step](conn)
+        else:
+            for statement in _statements(MIGRATIONS[step]):
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version={step}")
+
+
 def open_database(path):
     """Open (creating and migrating) the database at `path`; SettingsError when unusable."""
     where = f"CHAT_DATABASE_URL: {path}"
@@ -99,13 +144,7 @@ def open_database(path):
             raise SettingsError(f"{where} has schema version {version}, newer than this "
                                 f"server's {SCHEMA_VERSION}: upgrade the server")
         for step in range(version + 1, SCHEMA_VERSION + 1):
-            if callable(MIGRATIONS[step]):
-                conn.execute("BEGIN IMMEDIATE")
-                MIGRATIONS[step](conn)
-                conn.execute(f"PRAGMA user_version={step}")
-                conn.execute("COMMIT")
-            else:
-                conn.executescript(f"BEGIN IMMEDIATE; {MIGRATIONS[step]} PRAGMA user_version={step}; COMMIT;")
+            _migrate(conn, step)
     except (sqlite3.DatabaseError, OSError) as exc:
         raise SettingsError(f"{where} cannot be used: {exc}") from None
     return conn
