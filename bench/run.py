@@ -41,6 +41,7 @@ P99_CEILING_MS = 100  # the p99 panels of the chart stop here
 # The crowd rule of every server compared: presence is pushed while at most this many users
 # are online (the chat server's CHAT_PRESENCE_LIMIT, which the baselines read too).
 PRESENCE_LIMIT = int(os.environ.get("CHAT_PRESENCE_LIMIT", "1000"))
+STORES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}  # the conversations scenario's, as the table names them
 SCENARIOS = ("idle", "direct", "group", "stall", "paced", "many", "rooms", "scaling", "conversations")
 # The room run: ROOMS rooms of ROOM_SIZE members and one of BIG_ROOM (the same users: each
 # is in the big room and one small one), against the servers with rooms. How each server
@@ -542,9 +543,11 @@ def main():
                  f"1 worker {scale[1]['direct_per_s']:,.0f}, 2 workers {scale[2]['direct_per_s']:,.0f}; "
                  f"group deliveries/s 1 worker {scale[1]['group_per_s']:,.0f}, 2 workers {scale[2]['group_per_s']:,.0f}.\n")
     if listing:
-        text += (f"\nGET /api/conversations, {listing['conversations']} conversations over "
-                 f"{listing['messages']:,} messages (SQLite): median {listing['median_ms']} ms, "
-                 f"p99 {listing['p99_ms']} ms.\n")
+        text += "\n"
+    for store, figures in (listing or {}).items():
+        text += (f"GET /api/conversations, {figures['conversations']} conversations over "
+                 f"{figures['messages']:,} messages ({STORES[store]}): median {figures['median_ms']} ms, "
+                 f"p99 {figures['p99_ms']} ms.\n")
     print(text)
     if scenarios != SCENARIOS:
         print(f"(scenarios {', '.join(scenarios)} only: bench/results.json and bench/chart.png are left as they were)",
