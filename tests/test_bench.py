@@ -144,3 +144,19 @@ def test_every_server_bounds_the_greeting_past_the_limit(kind):
         for conn in opened:
             conn.close()
         server.stop()
+
+
+def test_conversations_run_lists_them_all_on_both_stores(monkeypatch):
+    """The conversations scenario builds the same history in SQLite and PostgreSQL, and the
+    user's list has every one of its conversations on both: a build that lost its rooms or
+    peers would time a shorter list."""
+    spec = importlib.util.spec_from_file_location("bench_conversations", ROOT / "bench" / "conversations.py")
+    conversations = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conversations)
+    monkeypatch.setattr(conversations, "MESSAGES", 3000)
+    monkeypatch.setattr(conversations, "REQUESTS", 5)
+    figures = conversations.conversations(run.Server)
+    assert set(figures) == {"sqlite", "postgresql"}
+    for store in figures.values():
+        assert store["conversations"] == conversations.CONVERSATIONS
+        assert 0 < store["median_ms"] <= store["p99_ms"]
