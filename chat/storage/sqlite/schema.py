@@ -108,15 +108,17 @@ def truncate_log(path):
 
 
 def _statements(script):
-    """The statements of an SQL script, one by one."""
+    """The statements of an SQL script, one by one (execute runs one at a time, and
+    executescript would commit the transaction it runs in)."""
     statement = ""
     for part in script.split(";"):
         statement += part + ";"
         if sqlite3.complete_statement(statement):  # not a ";" inside a string or a trigger
-            yield statement
+            if statement.strip(" \n;"):
+                yield statement
             statement = ""
     if statement.strip(" \n;"):
-        yield statement
+        yield statement  # unfinished: execute says what is wrong with it
 
 
 def _migrate(conn, step):
