@@ -34,6 +34,7 @@ ROOMS = [f"room{i}" for i in range(20)]
 PEERS = [f"peer{i}" for i in range(CONVERSATIONS - 1 - len(ROOMS))]
 OTHERS = [f"other{i}" for i in range(2000)]  # who write to each other, not to the one whose list is read
 REQUESTS = 300
+START = time.time()  # the newest message's time, about now
 BATCH = 20_000
 # PostgreSQL's trigger updates a tally row a message. Commits of a few hundred, as the
 # server's group commit makes, let each page prune the row's old versions (HOT); in
@@ -86,10 +87,10 @@ def _people(conn, param):
 
 
 def _batches(size=BATCH):
-    """The MESSAGES rows, `size` at a time."""
-    now = time.time() - MESSAGES / 1000
+    """The MESSAGES rows, `size` at a time: the same rows, times too, on every call."""
+    first = START - MESSAGES / 1000
     for start in range(0, MESSAGES, size):
-        yield [_row(n, now + n / 1000) for n in range(start, min(start + size, MESSAGES))]
+        yield [_row(n, first + n / 1000) for n in range(start, min(start + size, MESSAGES))]
 
 
 def _row(n, ts):
@@ -129,8 +130,9 @@ def measure(port):
 
 def conversations(server_class):
     """Build each database, serve it with `server_class` ("chat"), measure: the figures by store."""
-    postgres = PostgresServer().start()
+    postgres = PostgresServer()
     try:
+        postgres.start()
         return {"sqlite": _one_store(server_class, build_sqlite),
                 "postgresql": _one_store(server_class, lambda data: build_postgresql(postgres.url, data))}
     finally:

@@ -3,6 +3,7 @@
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -496,3 +497,24 @@ def test_workers_starting_at_once_share_a_new_database(tmp_path):
     assert [worker.returncode for worker in workers] == [0] * 4, errors
     rows = SqliteStore(path).snapshot("w0", None, 50)[1]
     assert sorted(r.from_user for r in rows) == ["w0", "w1", "w2", "w3"]
+
+
+@pytest.mark.parametrize("new_file", ["chat.db", "chat.db" + sqlite_mailbox.MAILBOX_SUFFIX])
+def test_a_new_file_locked_for_a_moment_is_waited_for(tmp_path, new_file):
+    """The switch of a new file (the database, or the mailbox beside it) to WAL waits while
+    another worker holds the file's lock, as every other statement does: SQLite's busy
+    timeout alone gives up at once there."""
+    path = str(tmp_path / "chat.db")
+    if new_file != "chat.db":
+        schema.open_database(path).close()  # the database there, its mailbox new
+    holder = sqlite3.connect(str(tmp_path / new_file), isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.5, lambda: holder.execute("ROLLBACK"))
+    release.start()
+    try:
+        store = SqliteStore(path)
+    finally:
+        release.join()
+        holder.close()
+    store.add_message("ann", None, "hello")
+    assert [r.msg for r in store.snapshot("ann", None, 50)[1]] == ["hello"]

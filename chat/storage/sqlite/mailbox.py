@@ -19,7 +19,7 @@ import gevent.monkey
 
 from ...errors import SettingsError
 from ..queries import COLUMNS, GROUP, MESSAGES_ONLY, MY_MEMBER_EVENTS, PAIR, ROOM_MESSAGES, TO_OR_FROM_ME
-from .schema import connect, private_file
+from .schema import connect, private_file, use_wal
 from .writing import newest_id, transaction
 
 _sleep = gevent.monkey.get_original("time", "sleep")  # a pool thread's pause: a real one, not the hub's
@@ -61,7 +61,7 @@ TAIL = "(SELECT upto FROM mb.mailbox_filled)"
 def with_mailbox(conn, path):
     """`conn` with the mailbox file of the database at `path` attached as `mb`."""
     conn.execute("ATTACH DATABASE ? AS mb", (path + MAILBOX_SUFFIX,))
-    conn.execute("PRAGMA mb.journal_mode=WAL")
+    use_wal(conn, "mb")
     # Derived data: a power cut may lose the newest fills, which the next fill redoes.
     conn.execute("PRAGMA mb.synchronous=NORMAL")
     return conn

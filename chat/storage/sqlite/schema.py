@@ -26,23 +26,25 @@ def private_file(path):
 BUSY_TIMEOUT = 10  # seconds a connection waits for another's lock
 
 
-def _use_wal(conn):
-    """Put the database in WAL mode (it stays so). A new file's switch takes a lock for
-    which SQLite's busy timeout does not wait: workers starting at once try again."""
+def use_wal(conn, schema="main"):
+    """Put the database `schema` of `conn` in WAL mode (it stays so). A new file's switch
+    takes a lock for which SQLite's busy timeout does not wait: workers starting at once
+    try again."""
     deadline = time.monotonic() + BUSY_TIMEOUT
     while True:
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA {schema}.journal_mode=WAL")
             return
         except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+            # The low byte is the primary code: SQLITE_BUSY_RECOVERY and the like are busy too.
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
 
 
 def connect(path):
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
-    _use_wal(conn)
+    use_wal(conn)
     conn.execute("PRAGMA synchronous=FULL")  # an acknowledgement survives power loss too
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT * 1000}")
     # Freed space is zeroed: a deleted message's text stays in no free page or cell.
