@@ -3,6 +3,7 @@
 import glob
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 
@@ -38,6 +39,14 @@ logconfig_dict = dict_config(_settings.log_format)
 # No gunicorn access log: the handler writes the access lines itself (chat.access), a
 # WebSocket's when it closes, and never with the query string (it may hold ?token=).
 accesslog = None
+
+
+def on_starting(server):  # pylint: disable=unused-argument
+    """Before the first worker: upgrade the store, or stop naming what is wrong with it
+    (chat/storage/upgrade.py). In a process of its own: here the store's modules would
+    import ssl into the master before the workers' gevent patches it."""
+    if subprocess.run([sys.executable, "-m", "chat.storage.upgrade"], check=False).returncode != 0:
+        sys.exit(1)  # it said why on stderr
 
 
 def post_worker_init(worker):  # pylint: disable=unused-argument

@@ -1,0 +1,41 @@
+"""`python -m chat.storage.upgrade`: bring the store's schema up to this server's, alone.
+
+gunicorn's master runs it before it starts a worker (gunicorn.conf.py). A store that
+cannot be used then stops gunicorn with one message naming the setting: a worker failing
+on it would exit, be booted again by the master, and fail again, for ever. And an upgrade
+runs once, before any worker, not in every worker at once waiting on each other's locks.
+A SQLite database that is not there yet is left to the first worker: a new file has
+nothing to migrate.
+"""
+
+import os
+import sys
+
+from ..errors import SettingsError
+from ..settings import from_environ
+from .postgres import migrate
+from .sqlite.mailbox import open_mailbox
+from .sqlite.schema import open_database
+
+
+def upgrade(settings):
+    """Migrate the store of `settings`, and index a SQLite mailbox; SettingsError when unusable."""
+    if settings.postgresql:
+        migrate(settings.database_url)
+        return
+    path = settings.database_path
+    if os.path.exists(path):
+        open_database(path).close()
+        open_mailbox(path)[0].close()
+
+
+def main():
+    """Upgrade the store of the CHAT_* environment; exit 1 naming the setting when it cannot."""
+    try:
+        upgrade(from_environ())
+    except SettingsError as exc:
+        sys.exit(f"chat: cannot start: {exc}")
+
+
+if __name__ == "__main__":
+    main()
