@@ -46,7 +46,8 @@ def on_starting(server):  # pylint: disable=unused-argument
     (chat/storage/upgrade.py). In a process of its own: here the store's modules would
     import ssl into the master before the workers' gevent patches it."""
     if subprocess.run([sys.executable, "-m", "chat.storage.upgrade"], check=False).returncode != 0:
-        sys.exit(1)  # it said why on stderr
+        on_exit(server)  # gunicorn will not: it has not started
+        sys.exit(1)  # the upgrade said why on stderr
 
 
 def post_worker_init(worker):  # pylint: disable=unused-argument

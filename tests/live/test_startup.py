@@ -166,9 +166,11 @@ def test_the_data_directory_is_0700_and_every_file_in_it_0600(start_server, name
 def test_gunicorn_stops_before_its_workers_on_a_database_it_cannot_use(tmp_path):
     """The master's upgrade refuses a file that is not a database, naming the setting, and
     gunicorn stops: no worker is booted to fail on it, and booted again, for ever."""
-    path = tmp_path / "chat.db"
+    path, temp = tmp_path / "chat.db", tmp_path / "temp"
     path.write_bytes(b"not a database" * 100)
+    temp.mkdir()
     printed = start_fails([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
-                          CHAT_DATA_DIR=str(tmp_path), CHAT_PORT="0")
+                          CHAT_DATA_DIR=str(tmp_path), CHAT_PORT="0", TMPDIR=str(temp))
     assert "CHAT_DATABASE_URL" in printed and "cannot be used" in printed
     assert "Booting worker" not in printed
+    assert not list(temp.iterdir())  # the metrics directory it made is gone too
