@@ -41,7 +41,7 @@ logconfig_dict = dict_config(_settings.log_format)
 accesslog = None
 
 
-def on_starting(server):  # pylint: disable=unused-argument
+def on_starting(server):
     """Before the first worker: upgrade the store, or stop naming what is wrong with it
     (chat/storage/upgrade.py). In a process of its own: here the store's modules would
     import ssl into the master before the workers' gevent patches it."""
