@@ -12,7 +12,7 @@ from .delivery.rooms import Rooms
 from .delivery.router import Router
 from .errors import ChatError
 from .storage.retention import Pruner
-from .storage.sqlite.store import SqliteStore
+from .storage.opening import open_store
 from .transport.keepalive import Keepalive
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ class Runtime:
 
     def __init__(self, settings, secret_key):
         self.settings = settings
-        self.store = _open_store(settings)
+        self.store = open_store(settings)
         self.registry = Registry(settings.max_connections_per_user)
         if settings.redis_url:
             client = brokers.connect(settings.redis_url)
@@ -75,11 +75,3 @@ class Runtime:
                 log.error("health: the %s fails: %s", name, exc)
                 found.append(name)
         return found
-
-
-def _open_store(settings):
-    if settings.postgresql:
-        from .storage.postgres import PostgresStore  # pylint: disable=import-outside-toplevel
-        return PostgresStore(settings.database_url)
-    return SqliteStore(settings.database_path)
-

@@ -13,20 +13,14 @@ import sys
 
 from ..errors import SettingsError
 from ..settings import from_environ
-from .postgres import migrate
-from .sqlite.mailbox import open_mailbox
-from .sqlite.schema import open_database
+from .opening import open_store
 
 
 def upgrade(settings):
-    """Migrate the store of `settings`, and index a SQLite mailbox; SettingsError when unusable."""
-    if settings.postgresql:
-        migrate(settings.database_url)
-        return
-    path = settings.database_path
-    if os.path.exists(path):
-        open_database(path).close()
-        open_mailbox(path)[0].close()
+    """Open the store of `settings` (which migrates it, and indexes a SQLite mailbox) and
+    close it; SettingsError when unusable."""
+    if settings.postgresql or os.path.exists(settings.database_path):
+        open_store(settings).close()
 
 
 def main():
