@@ -16,7 +16,7 @@ if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.environ[_MADE_HERE] = tempfile.mkdtemp(prefix="chat-metrics-")
 
 # pylint: disable=wrong-import-position
-from chat.errors import SettingsError
+from chat.errors import SettingsError, refuse_start
 from chat.logs import dict_config
 from chat.process_tuning import raise_open_files_limit, tune_garbage_collector
 from chat.settings import from_environ
@@ -24,7 +24,7 @@ from chat.settings import from_environ
 try:
     _settings = from_environ()
 except SettingsError as exc:
-    sys.exit(f"chat: cannot start: {exc}")
+    refuse_start(exc)
 
 raise_open_files_limit()  # workers inherit it
 bind = [f"{_settings.host}:{_settings.port}"]

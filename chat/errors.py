@@ -1,4 +1,6 @@
-"""Every exception the chat server raises on purpose, under one root."""
+"""Every exception the chat server raises on purpose, under one root, and the line a refused start ends with."""
+
+import sys
 
 
 class ChatError(Exception):
@@ -72,3 +74,8 @@ class LoginRefused(Refused):
 
 class RoomRefused(Refused):
     """Raised when a room's creation, a membership change or a look at a room is refused."""
+
+
+def refuse_start(problem):
+    """End the process with the one line every refused start prints, exit status 1."""
+    sys.exit(f"chat: cannot start: {problem}")

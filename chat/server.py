@@ -7,12 +7,11 @@ import errno
 import logging
 import signal
 import socket
-import sys
 
 import gevent
 
 from . import logs
-from .errors import SettingsError
+from .errors import SettingsError, refuse_start
 from .process_tuning import cap_malloc_arenas, raise_open_files_limit, tune_garbage_collector
 from .settings import from_environ
 
@@ -30,7 +29,7 @@ def build_app():
         logs.configure(settings.log_format)
         return create_app(settings)
     except SettingsError as exc:
-        sys.exit(f"chat: cannot start: {exc}")
+        refuse_start(exc)
 
 
 def _listen_problem(settings, exc):
@@ -62,7 +61,7 @@ def serve(app):
         server.start()
     except OSError as exc:
         runtime.stop()
-        sys.exit(f"chat: cannot start: {_listen_problem(settings, exc)}")
+        refuse_start(_listen_problem(settings, exc))
     # Like gunicorn's listener: accepted sockets inherit TCP_NODELAY. Chat frames are small
     # and each one is news; Nagle's algorithm would hold one back until the peer acknowledges
     # the last, and the peer may delay that ACK by up to 40 ms.

@@ -9,9 +9,8 @@ nothing to migrate.
 """
 
 import os
-import sys
 
-from ..errors import SettingsError
+from ..errors import SettingsError, refuse_start
 from ..settings import from_environ
 from .opening import open_store
 
@@ -28,7 +27,7 @@ def main():
     try:
         upgrade(from_environ())
     except SettingsError as exc:
-        sys.exit(f"chat: cannot start: {exc}")
+        refuse_start(exc)
 
 
 if __name__ == "__main__":
