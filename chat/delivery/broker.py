@@ -5,9 +5,11 @@ went, a user signed out) from the process that publishes them to every
 process's router, itself included. Messages themselves travel through the
 store; an event only says "look" (see log_follower.py). The interface:
 
-- `subscribe(deliver, resumed)`: call `deliver(event)` for each event, and
-  `resumed()` when a broken subscription is whole again (events published in
-  between were missed: the router has its clients resume from the store).
+- `subscribe(deliver, resumed, subscribed)`: call `deliver(event)` for each
+  event, `subscribed()` each time the subscription is made (what was published
+  before it was missed: the router looks at the log), and `resumed()` when a
+  broken subscription is whole again (the router has its clients resume from
+  the store).
 - `unsubscribe()`: stop delivering (the process stops).
 - `publish(event)`: hand an event on; False when it could not be (logged).
 - `ping()`: raise BrokerUnavailable unless the broker answers.
@@ -37,9 +39,10 @@ class LocalBroker:
     def __init__(self):
         self._deliver = None
 
-    def subscribe(self, deliver, resumed):  # pylint: disable=unused-argument
+    def subscribe(self, deliver, resumed, subscribed):  # pylint: disable=unused-argument
         """Call `deliver(event)` for every published event; it never breaks, so never resumes."""
         self._deliver = deliver
+        subscribed()
 
     def unsubscribe(self):
         """Deliver nothing from now on."""
@@ -65,10 +68,10 @@ class RedisBroker:
         self.up = False
         self._listener = None
 
-    def subscribe(self, deliver, resumed):
+    def subscribe(self, deliver, resumed, subscribed):
         """Listen on a greenlet of its own, resubscribing (and calling `resumed`) after a break."""
         if self._listener is None:
-            self._listener = Background(functools.partial(self._listen, deliver, resumed))
+            self._listener = Background(functools.partial(self._listen, deliver, resumed, subscribed))
             self._listener.start()
 
     def unsubscribe(self):
@@ -77,13 +80,14 @@ class RedisBroker:
             self._listener.stop()
             self._listener, self.up = None, False
 
-    def _listen(self, deliver, resumed):
+    def _listen(self, deliver, resumed, subscribed):
         broken = False
         while True:
             pubsub = self.client.pubsub(ignore_subscribe_messages=True)
             try:
                 pubsub.subscribe(CHANNEL)
                 self.up = True
+                subscribed()
                 if broken:
                     log.warning("Redis answers again: routing resumes")
                     broken = False

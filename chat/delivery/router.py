@@ -73,7 +73,8 @@ class Router:
         presence (greenlets of their own)."""
         self.memberships.load(self.store.memberships())
         self.follower.start()
-        self.broker.subscribe(self.deliver, self._resume)
+        # A wake published before the subscription was missed: the follower looks once it is made.
+        self.broker.subscribe(self.deliver, self._resume, self.follower.poke)
         self.presence.watch(self._gone)
 
     def stop(self):

@@ -6,6 +6,7 @@ import gevent
 import pytest
 
 from chat.delivery.broker import LocalBroker
+from chat.delivery.log_follower import POLL_SECONDS
 from chat.delivery.presence import LocalPresence
 from chat.delivery.registry import Registry
 from chat.delivery.router import Router
@@ -237,4 +238,23 @@ def test_an_address_refusal_takes_nothing_from_the_user(tmp_path):
     finally:
         router.close_all(1001, "test over")
         router.stop()
+        store.close()
+
+
+def test_what_was_stored_before_the_subscription_is_read_once_it_is_made(tmp_path):
+    """A message another process stored after this router read the log's end, while its wake
+    could not be heard yet, is delivered as soon as the router subscribes, not at its next poll."""
+    store = SqliteStore(str(tmp_path / "chat.db"))
+    registry = Registry(2)
+    router = Router(Settings(data_dir=str(tmp_path)), store, registry, LocalBroker(), LocalPresence(registry))
+    elsewhere = SqliteStore(str(tmp_path / "chat.db"))
+    record, _ = elsewhere.add_message("ann", None, "before you listened")
+    router.start()
+    try:
+        with gevent.Timeout(POLL_SECONDS / 2):
+            while router.follower.cursor < record.id:
+                gevent.sleep(0.005)
+    finally:
+        router.stop()
+        elsewhere.close()
         store.close()

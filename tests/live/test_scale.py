@@ -517,6 +517,11 @@ def test_typing_crosses_to_the_other_worker(scaled, clients, name, spread):
     assert api(there, bob, "POST", f"/api/rooms/{room}/join")[0] == 200
     typist, peer, own_tab = clients(connect_at(here, ann)), clients(connect_at(there, bob)), \
         clients(connect_at(there, ann))
+    # Typing is relayed to the members the other side has read of the log so far: a room
+    # message after the join, once delivered there, says it has read the join.
+    typist.send(room=room, msg="hello", cid="h")
+    for sock in (peer, own_tab):
+        sock.recv_until(of_room(room, "message"))
     typist.send(type="typing", **{"with": bob})
     assert peer.recv_until(lambda frame: frame["type"] == "typing") == {"type": "typing", "user": ann, "with": bob}
     typist.send(type="typing", room=room)
