@@ -13,6 +13,7 @@ import logging
 import os
 
 import gevent
+import gevent.event
 import orjson
 import redis
 
@@ -158,6 +159,10 @@ class RedisPresence:
         self._gone = None
         self._beating = Background(self._run)
         self._count = 0
+        # Clear while a heartbeat's snapshot of this process's users is on its way to Redis:
+        # a leave sent then could reach Redis first and be undone by the beat for good.
+        self._beat_landed = gevent.event.Event()
+        self._beat_landed.set()
 
     def join(self, user):
         """Add `user` here; True when no other live process has them."""
@@ -165,6 +170,7 @@ class RedisPresence:
 
     def leave(self, user):
         """Remove `user` here; True when no other live process has them."""
+        self._beat_landed.wait(BEAT)  # bounded: a Redis that hangs the beat must not hang every leave
         return self._ask(self._leave, False, self.node, user) == 1
 
     def online(self):
@@ -207,10 +213,19 @@ class RedisPresence:
 
     def _run(self):
         while True:
-            self._count = self._ask(self._beat, self._count, self.node, *self.registry.online())
-            for user in set(self._ask(self._reap, None) or ()):
-                self._gone(user.decode())
+            self.heartbeat()
             gevent.sleep(BEAT)
+
+    def heartbeat(self):
+        """Tell Redis this process lives and who is connected here (restoring any join that
+        Redis missed), and call `gone` for the users of the processes that stopped beating."""
+        self._beat_landed.clear()
+        try:
+            self._count = self._ask(self._beat, self._count, self.node, *self.registry.online())
+        finally:
+            self._beat_landed.set()
+        for user in set(self._ask(self._reap, None) or ()):
+            self._gone(user.decode())
 
     def _ask(self, script, fallback, *args):
         # Redis down: answer `fallback`. The broker resumes every socket when Redis is back,
