@@ -33,6 +33,18 @@ def eventually(check, seconds=5):
         time.sleep(0.05)
 
 
+def log_lines(srv, *needles):
+    """The server's log lines, once each of `needles` is in one of them (fails after 10 s)."""
+    deadline = time.monotonic() + timeout(10)
+    while True:
+        lines = srv.log().splitlines()
+        if all(any(needle in line for line in lines) for needle in needles):
+            return lines
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no line with each of {needles} in:\n{srv.log()}")
+        time.sleep(0.05)
+
+
 def bearer(srv, user):
     """The Authorization header of `user`."""
     return {"Authorization": f"Bearer {srv.token(user)}"}

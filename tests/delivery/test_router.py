@@ -6,7 +6,6 @@ import gevent
 import pytest
 
 from chat.delivery.broker import LocalBroker
-from chat.delivery.log_follower import POLL_SECONDS
 from chat.delivery.presence import LocalPresence
 from chat.delivery.registry import Registry
 from chat.delivery.router import Router
@@ -14,6 +13,7 @@ from chat.protocol.client_frames import validate_message
 from chat.settings import Settings
 from chat.storage.sqlite.store import SqliteStore
 from chat.transport.connection import State
+from liveserver import timeout
 
 
 class FakeConnection:
@@ -250,8 +250,9 @@ def test_what_was_stored_before_the_subscription_is_read_once_it_is_made(tmp_pat
     elsewhere = SqliteStore(str(tmp_path / "chat.db"))
     record, _ = elsewhere.add_message("ann", None, "before you listened")
     router.start()
+    router.follower.stop()  # no poll: the subscription alone must have it read
     try:
-        with gevent.Timeout(POLL_SECONDS / 2):
+        with gevent.Timeout(timeout(5)):
             while router.follower.cursor < record.id:
                 gevent.sleep(0.005)
     finally:

@@ -142,7 +142,7 @@ def test_post_errors_are_http_statuses(server, body, raw, headers, status, code)
 
 def test_post_needs_a_caller_and_keeps_the_rate(start_server):
     """No credentials: 401. Past the burst: 429 with Retry-After."""
-    srv = start_server(CHAT_RATE_PER_SECOND="0.5", CHAT_RATE_BURST="2")
+    srv = start_server(CHAT_RATE_PER_SECOND="0.01", CHAT_RATE_BURST="2")  # no token back within the test
     assert srv.request("POST", "/api/messages", {"msg": "hi"})[0] == 401
     token = srv.token("quick_h")
     bearer = {"Authorization": f"Bearer {token}"}

@@ -8,23 +8,11 @@ import time
 
 import pytest
 
-from liveserver import EventStreamClient, Server, timeout
+from liveserver import EventStreamClient, Server, log_lines, timeout
 
 SERVERS = pytest.mark.parametrize("gunicorn", [False, True], ids=["wsgi.py", "gunicorn"])
 DATE = re.compile(r"\d{4}-\d\d-\d\d")
 HELD = 0.3  # seconds each connection stays open
-
-
-def log_lines(srv, *needles):
-    """The server's log lines, once each of `needles` is in one of them (fails after 10 s)."""
-    deadline = time.monotonic() + timeout(10)
-    while True:
-        lines = srv.log().splitlines()
-        if all(any(needle in line for line in lines) for needle in needles):
-            return lines
-        if time.monotonic() > deadline:
-            pytest.fail(f"no line with each of {needles} in:\n{srv.log()}")
-        time.sleep(0.05)
 
 
 def open_and_close(srv, user, headers=None):

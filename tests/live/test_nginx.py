@@ -225,7 +225,9 @@ def test_the_limits_see_each_client_address(proxied, name, clients):
         proxy.websocket(srv, bob, first, ["X-Forwarded-For: 198.51.100.7"])
     assert refused.value.status_code == 429 and b"too_many_connections" in refused.value.resp_body
     clients(proxy.websocket(srv, bob, second)).sync()
-    assert re.search(rf"^{re.escape(first)} .*\"GET /ws/{bob} HTTP/1.1\" 429 ", proxy.log("access.log"), re.M)
+    # nginx writes the line after its answer: it may not be there yet.
+    eventually(lambda: re.search(rf"^{re.escape(first)} .*\"GET /ws/{bob} HTTP/1.1\" 429 ", proxy.log("access.log"),
+                                 re.M) is not None)
     assert "token" not in proxy.log("access.log")
 
 

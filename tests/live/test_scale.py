@@ -384,17 +384,24 @@ def two_places(scaled, spread):
     return [(srv, pid) for pid in sorted(workers_of(srv))]
 
 
-def connect_at(place, user, tries=50):
-    """A synced Client of `user` at `place`: on a gunicorn, connects again until the kernel
-    hands the connection to that worker."""
+def reach(place, user, seconds=15):
+    """A Client of `user` at `place`, not yet read from: on a gunicorn, connects again until
+    the kernel hands the connection to that worker (one still booting takes none)."""
     srv, pid = place
-    for _ in range(tries):
+    deadline = time.monotonic() + timeout(seconds)
+    while True:
         client = srv.connect(user)
         if pid is None or holder_of(client.ws.sock, workers_of(srv)) == pid:
-            client.sync()
             return client
         client.close()
-    raise AssertionError(f"no connection of {tries} reached worker {pid}")
+        assert time.monotonic() < deadline, f"no connection reached worker {pid} within {seconds} s"
+
+
+def connect_at(place, user):
+    """A Client of `user` at `place` (see reach), read up to synced."""
+    client = reach(place, user)
+    client.sync()
+    return client
 
 
 def of_room(room, kind=None):
@@ -576,15 +583,10 @@ def test_a_read_marker_reaches_the_users_and_the_peers_connections_on_the_other_
 # -- a greeting of bounded size across workers -------------------------------
 
 
-def hello_at(place, user, tries=50):
-    """(a Client of `user` at `place`, its hello), read up to synced (see connect_at)."""
-    srv, pid = place
-    for _ in range(tries):
-        client = srv.connect(user)
-        if holder_of(client.ws.sock, workers_of(srv)) == pid:
-            return client, client.sync()[0]
-        client.close()
-    raise AssertionError(f"no connection of {tries} reached worker {pid}")
+def hello_at(place, user):
+    """(a Client of `user` at `place`, its hello), read up to synced (see reach)."""
+    client = reach(place, user)
+    return client, client.sync()[0]
 
 
 def test_past_the_presence_limit_one_s_people_on_the_other_worker_count(scaled, clients, name):
