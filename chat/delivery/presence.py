@@ -8,12 +8,14 @@ users are online), and call the callback given to `watch` with each user whose p
 (`unwatch` stops that).
 """
 
+import contextlib
 import itertools
 import logging
 import os
 
 import gevent
 import gevent.event
+import gevent.lock
 import orjson
 import redis
 
@@ -163,15 +165,33 @@ class RedisPresence:
         # a leave sent then could reach Redis first and be undone by the beat for good.
         self._beat_landed = gevent.event.Event()
         self._beat_landed.set()
+        self._turns = {}  # user -> [lock, callers]: see _turn
 
     def join(self, user):
         """Add `user` here; True when no other live process has them."""
-        return self._ask(self._join, False, self.node, user, name_key(user)) == 1
+        with self._turn(user):
+            return self._ask(self._join, False, self.node, user, name_key(user)) == 1
 
     def leave(self, user):
         """Remove `user` here; True when no other live process has them."""
-        self._beat_landed.wait(BEAT)  # bounded: a Redis that hangs the beat must not hang every leave
-        return self._ask(self._leave, False, self.node, user) == 1
+        with self._turn(user):
+            self._beat_landed.wait(BEAT)  # bounded: a Redis that hangs the beat must not hang every leave
+            return self._ask(self._leave, False, self.node, user) == 1
+
+    @contextlib.contextmanager
+    def _turn(self, user):
+        # One join or leave of a user at a time, in the order they were called: a reload's
+        # join overtaking its leave (which may wait for a beat) would end with the user
+        # connected here but gone from Redis, and announced as gone, until the next beat.
+        turn = self._turns.setdefault(user, [gevent.lock.Semaphore(), 0])
+        turn[1] += 1
+        try:
+            with turn[0]:
+                yield
+        finally:
+            turn[1] -= 1
+            if not turn[1]:
+                del self._turns[user]
 
     def online(self):
         """Everyone connected to a live process; this process's own users when Redis is down."""
