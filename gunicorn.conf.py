@@ -15,7 +15,15 @@ _MADE_HERE = "_CHAT_METRICS_DIR_MADE_BY_CONFIG"
 if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.environ[_MADE_HERE] = tempfile.mkdtemp(prefix="chat-metrics-")
 
+# A reload (HUP) reads this file again in the same master, whose workers fork from it:
+# forget the app's modules imported at the last reading, so that the new workers, and this
+# file's settings, run the code on disk now and not the code of the first start.
+for _module in [name for name in sys.modules if name == "chat" or name.startswith("chat.")]:
+    del sys.modules[_module]
+
 # pylint: disable=wrong-import-position
+from gunicorn.errors import HaltServer
+
 from chat.errors import SettingsError, refuse_start
 from chat.logs import dict_config
 from chat.process_tuning import raise_open_files_limit, tune_garbage_collector
@@ -41,13 +49,25 @@ logconfig_dict = dict_config(_settings.log_format)
 accesslog = None
 
 
+def _upgrade_store():
+    """Upgrade the store (chat/storage/upgrade.py), which says on stderr what is wrong with
+    it if it cannot; True when it is current. In a process of its own: here the store's
+    modules would import ssl into the master before the workers' gevent patches it."""
+    return subprocess.run([sys.executable, "-m", "chat.storage.upgrade"], check=False).returncode == 0
+
+
 def on_starting(server):
-    """Before the first worker: upgrade the store, or stop naming what is wrong with it
-    (chat/storage/upgrade.py). In a process of its own: here the store's modules would
-    import ssl into the master before the workers' gevent patches it."""
-    if subprocess.run([sys.executable, "-m", "chat.storage.upgrade"], check=False).returncode != 0:
+    """Before the first worker: upgrade the store, or stop."""
+    if not _upgrade_store():
         on_exit(server)  # gunicorn will not: it has not started
-        sys.exit(1)  # the upgrade said why on stderr
+        sys.exit(1)
+
+
+def on_reload(server):  # pylint: disable=unused-argument
+    """A rolling restart (HUP), before its first new worker: the new code's schema steps, once.
+    A store the new code cannot use stops the server, as its new workers would on booting."""
+    if not _upgrade_store():
+        raise HaltServer("the store could not be upgraded (see above)", 1)
 
 
 def post_worker_init(worker):  # pylint: disable=unused-argument

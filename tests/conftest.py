@@ -6,7 +6,7 @@ from itertools import count
 import pytest
 
 from backends import PostgresServer, RedisServer
-from liveserver import Server
+from liveserver import ROOT, Server
 
 _names = count(1)
 
@@ -24,8 +24,8 @@ def start_server(tmp_path):
     """Start servers with extra CHAT_* settings; each is stopped after the test."""
     started = []
 
-    def start(gunicorn=False, **env):
-        srv = Server(tmp_path / f"data{len(started)}", env, gunicorn).start()
+    def start(gunicorn=False, root=ROOT, **env):
+        srv = Server(tmp_path / f"data{len(started)}", env, gunicorn, root).start()
         started.append(srv)
         return srv
 

@@ -71,8 +71,9 @@ _TOKENS = {}  # (database, name) -> the token of its first log-in
 class Server:
     """A real server process (`python wsgi.py` or gunicorn) on a free port."""
 
-    def __init__(self, data_dir, env=None, gunicorn=False):
+    def __init__(self, data_dir, env=None, gunicorn=False, root=ROOT):
         self.port = free_port()
+        self.root = root  # the checkout it runs from
         self.data_dir = Path(data_dir)
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}"
@@ -87,7 +88,7 @@ class Server:
         """Start the process and wait until /healthz answers."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # pylint: disable=consider-using-with
-        self.proc = subprocess.Popen(self.command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(self.command, cwd=self.root, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout(20)
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -177,6 +178,12 @@ class Server:
 
 
 _ESTABLISHED = "01"  # the `st` column of /proc/net/tcp
+
+
+def workers_of(srv):
+    """The pids of a gunicorn master's workers."""
+    out = subprocess.run(["pgrep", "-P", str(srv.proc.pid)], capture_output=True, text=True, check=False).stdout
+    return [int(pid) for pid in out.split()]
 
 
 def _server_inode(client):

@@ -3,20 +3,19 @@
 import gevent
 from geventwebsocket.gunicorn.workers import GeventWebSocketWorker
 
-from .handler import ChatHandler
-
 
 class ChatWorker(GeventWebSocketWorker):
     """gunicorn's gevent pywsgi worker serving WebSockets through ChatHandler."""
 
-    wsgi_handler = ChatHandler
-
     def load_wsgi(self):
         """Load the app, then take the handler's settings from it (before any server starts)."""
         super().load_wsgi()
+        # Imported here, in the worker: the master imports this class, and the workers of a
+        # rolling restart must load the handler's modules (metrics among them) from the code
+        # on disk then, not inherit the master's.
+        from .handler import ChatHandler  # pylint: disable=import-outside-toplevel
         app = getattr(self, "wsgi", None)  # None: gunicorn's --reload kept a syntax error for later
-        if app is not None:
-            self.wsgi_handler = ChatHandler.configured(app.extensions["chat"].settings)
+        self.wsgi_handler = ChatHandler if app is None else ChatHandler.configured(app.extensions["chat"].settings)
 
     def handle_exit(self, sig, frame):
         """SIGTERM (a stop, or the old workers of a HUP): close every socket with 1001.

@@ -4,14 +4,13 @@ import json
 import os
 import re
 import signal
-import subprocess
 import threading
 import time
 
 import pytest
 import websocket
 
-from liveserver import UNLIMITED, EventStreamClient, holder_of, timeout
+from liveserver import UNLIMITED, EventStreamClient, holder_of, timeout, workers_of
 
 SECRET = {"CHAT_SECRET_KEY": "a shared secret key for the scale tests"}
 
@@ -25,12 +24,6 @@ def scaled(start_server, redis_server, pg_url):
             return start_server(gunicorn=True, CHAT_WORKERS=str(workers), **shared)
         return start_server(**shared)
     return start
-
-
-def workers_of(srv):
-    """The pids of a gunicorn master's workers."""
-    out = subprocess.run(["pgrep", "-P", str(srv.proc.pid)], capture_output=True, text=True, check=False).stdout
-    return [int(pid) for pid in out.split()]
 
 
 def wait_for(check, seconds, what):
