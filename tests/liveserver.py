@@ -85,20 +85,23 @@ class Server:
         self.proc = None
 
     def start(self):
-        """Start the process and wait until /healthz answers."""
+        """Start the process and wait until /healthz says it is ready (200)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # pylint: disable=consider-using-with
         self.proc = subprocess.Popen(self.command, cwd=self.root, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout(20)
+        deadline, answer = time.monotonic() + timeout(20), "no answer"
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log()}")
             try:
-                self.get("/healthz")
-                return self
+                status, body, _ = self.get("/healthz")
+                if status == 200:
+                    return self
+                answer = f"/healthz said {status} {body}"
             except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"server did not answer in time:\n{self.log()}")
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"server was not ready in time ({answer}):\n{self.log()}")
 
     def stop(self):
         """SIGTERM, then SIGKILL if it lingers."""
