@@ -224,6 +224,24 @@ def test_a_version_2_database_is_migrated_and_indexed(tmp_path):
     assert mailbox(path) == [("", 1), ("ann", 2), ("bob", 2)]
 
 
+def test_sqlite_stores_the_empty_recipient_and_room_as_null(tmp_path):
+    """The writer binds them as '' (writing.py): the rows hold NULL, which every query
+    of the group, the DMs and the rooms reads, in a batch of mixed rows and one by one."""
+    path = str(tmp_path / "chat.db")
+    store = SqliteStore(path)
+    store.create_room("design", "ann", False, "", 500)
+    queued = [store.queue_message("ann", None, "to all", "g"), store.queue_message("ann", "bob", "to bob", None),
+              store.queue_message("ann", None, "in design", "r", room="design")]
+    ids = [result.get()[0].id for result in queued]
+    assert store.add_message("ann", None, "to all", "g")[1] is False  # a repeated cid: row by row
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT to_key, to_user, cid, room_key, room FROM messages WHERE kind IS NULL "
+                            "ORDER BY id").fetchall()
+    assert rows == [(None, None, "g", None, None), ("bob", "bob", None, None, None),
+                    (None, None, "r", "design", "design")]
+    assert [m.id for m in store.snapshot("bob", None, 50)[1]] == ids[:2]  # not the room: he is not in it
+
+
 def test_a_readers_page_cache_is_bounded_in_each_file_and_the_writers_is_not(tmp_path):
     """Readers keep READER_CACHE_KIB of pages of the database and of its mailbox; the writer
     keeps SQLite's default (its pages stay valid: nobody else writes the file)."""
