@@ -58,11 +58,21 @@ def synced(srv, clients, *users):
     return sockets
 
 
+_HANDED_OUT = set()  # ports free_port gave before: nobody may listen on them yet
+
+
 def free_port():
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A TCP port nobody listens on right now, and not one this process was given before.
+
+    The kernel may hand the same ephemeral port to two binds in a row once the first
+    socket is closed, so two calls before either port is listened on could agree."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 _TOKENS = {}  # (database, name) -> the token of its first log-in
