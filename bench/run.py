@@ -73,11 +73,20 @@ SERVERS = {
 BASELINES = ("tutorial", "websockets")
 
 
+_HANDED_OUT = set()  # ports free_port gave before: a server may not listen on them yet
+
+
 def free_port():
-    """A TCP port nobody listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A TCP port nobody listens on now, and not one this run was given before: the kernel
+    may hand the same ephemeral port to two binds in a row (Redis, still starting, and the
+    chat server started beside it could otherwise agree)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def wait_for_port(port, proc, seconds=20):

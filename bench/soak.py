@@ -33,7 +33,7 @@ import gevent
 import gevent.pool
 import websocket
 
-from run import stop_process  # bench/ is the script's folder, so on its path
+from run import free_port, stop_process  # bench/ is the script's folder, so on its path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -50,13 +50,6 @@ TOLERANCE = 0.10
 USERS = 100  # ten connections per user at most: 100 users keep the churn far from it
 SLOW_EVERY_S = 1.0  # a new slow reader each second, each staying about 20 s
 LEAVE_MODES = ("close", "drop", "reset")
-
-
-def free_port():
-    """A port nobody listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Server:
